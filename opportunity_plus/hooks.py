@@ -12,3 +12,46 @@ required_apps = ["erpnext"]
 after_install = "opportunity_plus.setup.install.after_install"
 after_migrate = "opportunity_plus.setup.install.after_migrate"
 before_uninstall = "opportunity_plus.setup.install.before_uninstall"
+
+# Desk scripts for ERPNext doctypes
+# ---------------------------------
+doctype_js = {"Opportunity": "public/js/opportunity.js"}
+doctype_list_js = {"Opportunity": "public/js/opportunity_list.js"}
+
+# Document events
+# ---------------
+doc_events = {
+	"Opportunity": {
+		"validate": "opportunity_plus.events.opportunity.validate",
+		"onload": "opportunity_plus.events.opportunity.onload",
+		"on_change": "opportunity_plus.events.opportunity.on_change",
+		"on_trash": "opportunity_plus.events.opportunity.on_trash",
+	},
+	"Sales Stage": {
+		"validate": "opportunity_plus.events.sales_stage.validate",
+		"on_change": "opportunity_plus.events.sales_stage.clear_cache",
+		"on_trash": "opportunity_plus.events.sales_stage.clear_cache",
+		"after_rename": "opportunity_plus.events.sales_stage.clear_cache",
+	},
+}
+
+# An opportunity's history is deleted with it (events.opportunity.on_trash), so it never blocks deletion.
+ignore_links_on_delete = ["Opportunity History"]
+
+# Permissions
+# -----------
+# History rows are readable exactly where their opportunity is.
+permission_query_conditions = {
+	"Opportunity History": "opportunity_plus.permissions.opportunity_history_query",
+}
+has_permission = {
+	"Opportunity History": "opportunity_plus.permissions.opportunity_history_has_permission",
+}
+
+# Scheduled tasks
+# ---------------
+scheduler_events = {
+	"daily": [
+		"opportunity_plus.tasks.flag_overdue_opportunities",
+	],
+}

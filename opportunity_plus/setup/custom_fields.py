@@ -37,7 +37,87 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 			"description": "Position of the stage in the pipeline (lowest first).",
 		},
 	],
+	"Opportunity": [
+		{
+			"fieldname": "op_is_overdue",
+			"label": "Overdue",
+			"fieldtype": "Check",
+			"insert_after": "expected_closing",
+			"read_only": 1,
+			"no_copy": 1,
+			"in_standard_filter": 1,
+			"description": "Open, and its expected closing date has passed.",
+		},
+		{
+			"fieldname": "op_probability_overridden",
+			"label": "Probability Set by Hand",
+			"fieldtype": "Check",
+			"insert_after": "probability",
+			"read_only": 1,
+			"no_copy": 1,
+			"description": "The probability differs from the stage's default because it was set by hand.",
+		},
+		{
+			"fieldname": "op_history_section",
+			"label": "Deal History",
+			"fieldtype": "Section Break",
+			"insert_after": "op_probability_overridden",
+			"collapsible": 1,
+			"depends_on": "eval:!doc.__islocal",
+		},
+		{
+			"fieldname": "op_history_html",
+			"label": "Deal History",
+			"fieldtype": "HTML",
+			"insert_after": "op_history_section",
+		},
+	],
 }
+
+# Changes to ERPNext's own fields, as Property Setters tagged with the app's module.
+PROPERTY_SETTERS: list[dict] = [
+	# Stock hides `title` and fills it with the customer's name; it is the doctype's title field, so
+	# showing it as the deal name puts a human name in lists, kanban cards, links and reports.
+	{
+		"doctype": "Opportunity",
+		"fieldname": "title",
+		"property": "hidden",
+		"value": "0",
+		"property_type": "Check",
+	},
+	{
+		"doctype": "Opportunity",
+		"fieldname": "title",
+		"property": "label",
+		"value": "Deal Name",
+		"property_type": "Data",
+	},
+	{
+		"doctype": "Opportunity",
+		"fieldname": "title",
+		"property": "bold",
+		"value": "1",
+		"property_type": "Check",
+	},
+	{
+		"doctype": "Opportunity",
+		"fieldname": "title",
+		"property": "in_standard_filter",
+		"value": "1",
+		"property_type": "Check",
+	},
+	{
+		"doctype": "Opportunity",
+		"fieldname": "title",
+		"property": "description",
+		"value": 'A short name for the deal, e.g. "Q3 expansion". Defaults to the customer\'s name.',
+		"property_type": "Small Text",
+	},
+]
+
+
+def get_property_setters() -> list[dict]:
+	return [{**setter, "module": MODULE} for setter in PROPERTY_SETTERS]
 
 
 def get_custom_fields() -> dict[str, list[dict]]:

@@ -7,12 +7,18 @@ when the site is already in the state the app declares.
 import frappe
 from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 
-from opportunity_plus.setup.custom_fields import get_custom_fields
+from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
+from opportunity_plus.pipeline import clear_stage_cache
+from opportunity_plus.setup.custom_fields import MODULE, get_custom_fields, get_property_setters
 
 SETTINGS = "Opportunity Plus Settings"
 
 
 def after_install() -> None:
+	sync_custom_fields()
+	# Stages only on install: a stage an admin deletes later must not come back on the next migrate.
+	# Before the settings, whose defaults link to a stage.
+	seed_sales_stages()
 	sync()
 
 
@@ -23,6 +29,7 @@ def after_migrate() -> None:
 def sync() -> None:
 	"""Bring the site to the state the app declares, without overwriting what admins changed."""
 	sync_custom_fields()
+	sync_property_setters()
 	seed_settings_defaults()
 
 
@@ -30,6 +37,57 @@ def sync_custom_fields() -> None:
 	# Frappe's create_custom_fields inserts missing fields and saves existing ones only when a
 	# declared property differs, so a second run writes nothing.
 	create_custom_fields(get_custom_fields(), ignore_validate=True)
+
+
+def sync_property_setters() -> None:
+	"""Create the app's property setters that are missing; one an admin has changed since is kept."""
+	for setter in get_property_setters():
+		if frappe.db.exists(
+			"Property Setter",
+			{
+				"doc_type": setter["doctype"],
+				"field_name": setter["fieldname"],
+				"property": setter["property"],
+			},
+		):
+			continue
+		frappe.get_doc(
+			{
+				"doctype": "Property Setter",
+				"doctype_or_field": "DocField",
+				"doc_type": setter["doctype"],
+				"field_name": setter["fieldname"],
+				"property": setter["property"],
+				"value": setter["value"],
+				"property_type": setter["property_type"],
+				"module": MODULE,
+				"is_system_generated": 1,
+			}
+		).insert(ignore_permissions=True)
+		frappe.clear_cache(doctype=setter["doctype"])
+
+
+def seed_sales_stages() -> None:
+	"""Add the default pipeline's missing stages and fill the blank probability/kind/order of existing
+	ones (ERPNext's setup wizard creates its stages with none); values a site has set are kept."""
+	existing = frappe.get_all(
+		"Sales Stage", fields=["name", "op_probability", "op_stage_kind", "op_stage_order"]
+	)
+	for stage in stages_to_seed(row.name for row in existing):
+		frappe.get_doc(
+			{
+				"doctype": "Sales Stage",
+				"stage_name": stage.name,
+				"op_probability": stage.probability,
+				"op_stage_kind": stage.kind,
+				"op_stage_order": stage.order,
+			}
+		).insert(ignore_permissions=True)
+	for name, values in stages_to_fill(
+		(row.name, row.op_probability, row.op_stage_kind, row.op_stage_order) for row in existing
+	):
+		frappe.db.set_value("Sales Stage", name, values)
+	clear_stage_cache()
 
 
 def seed_settings_defaults() -> None:
@@ -46,7 +104,11 @@ def seed_settings_defaults() -> None:
 	missing = {
 		df.fieldname: df.default
 		for df in meta.fields
-		if df.default is not None and df.fieldname not in stored and not df.is_virtual
+		if df.default is not None
+		and df.fieldname not in stored
+		and not df.is_virtual
+		# a default linking to a record the site does not have stays unset rather than failing install
+		and (df.fieldtype != "Link" or frappe.db.exists(df.options, df.default))
 	}
 	if not missing:
 		return
@@ -72,5 +134,15 @@ def before_uninstall() -> None:
 		):
 			frappe.delete_doc("Custom Field", name, ignore_permissions=True, force=True)
 		frappe.clear_cache(doctype=doctype)
+	for setter in get_property_setters():
+		frappe.db.delete(
+			"Property Setter",
+			{
+				"doc_type": setter["doctype"],
+				"field_name": setter["fieldname"],
+				"property": setter["property"],
+			},
+		)
+		frappe.clear_cache(doctype=setter["doctype"])
 	# Anything else tagged with the module is removed by Frappe's own uninstall, which deletes every
 	# record linked to the app's modules (and the app's doctypes with their data).

@@ -111,7 +111,9 @@ class TestFoundation(FrappeTestCase):
 				order_by="name",
 			)
 			settings = sorted(
-				frappe.db.get_values("Singles", {"doctype": install.SETTINGS}, ["field", "value"])
+				frappe.db.get_values(
+					"Singles", {"doctype": install.SETTINGS}, ["field", "value"], order_by="field"
+				)
 			)
 			return custom_fields, settings
 

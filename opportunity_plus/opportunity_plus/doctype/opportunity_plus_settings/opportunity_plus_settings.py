@@ -14,6 +14,7 @@ class OpportunityPlusSettings(Document):
 		from frappe.types import DF
 
 		amount_from_items: DF.Check
+		close_date_required_from_stage: DF.Link | None
 		probability_follows_stage: DF.Check
 	# end: auto-generated types
 

@@ -1,0 +1,296 @@
+"""doc_events for ERPNext's Opportunity: pipeline rules on save, deal history on every change."""
+
+import frappe
+from frappe import _
+from frappe.utils import flt, getdate, now_datetime, today
+
+from opportunity_plus.core import history
+from opportunity_plus.core import stages as stage_rules
+from opportunity_plus.core.deal import close_date_required, is_overdue
+from opportunity_plus.pipeline import first_stage_of_kind, get_settings, get_stages, ordered_stages
+
+HISTORY = "Opportunity History"
+
+
+def validate(doc, method=None) -> None:
+	settings = get_settings()
+	_check_probability(doc)
+	if settings.amount_from_items and doc.get("items"):
+		# ERPNext has computed the items' total (calculate_totals) before doc_events run.
+		doc.opportunity_amount = flt(doc.total)
+	# ERPNext sets the base amount only in the desk form's script, so REST and code saves leave it stale.
+	doc.base_opportunity_amount = flt(doc.opportunity_amount) * flt(doc.conversion_rate or 1)
+
+	stages = get_stages()
+	before = doc.get_doc_before_save()
+	_keep_stage_and_status_in_step(doc, before, stages)
+	_apply_stage_probability(doc, before, stages, settings)
+	_check_close_date(doc, stages, settings)
+	doc.op_is_overdue = int(
+		is_overdue(doc.status, doc.expected_closing and getdate(doc.expected_closing), getdate(today()))
+	)
+
+
+def onload(doc, method=None) -> None:
+	"""Give the form its deal-history summary: time in each stage, close-date slips, latest changes."""
+	if doc.is_new():
+		return
+	rows = frappe.get_all(
+		HISTORY,
+		filters={"opportunity": doc.name},
+		fields=["changed_field", "field_label", "from_value", "to_value", "changed_on", "changed_by"],
+		order_by="changed_on asc, creation asc",
+	)
+	entries = [history.HistoryEntry(r.changed_field, r.from_value, r.to_value, r.changed_on) for r in rows]
+	until = now_datetime()
+	if doc.status not in stage_rules.OPEN_STATUSES:
+		closed_at = [e.changed_on for e in entries if e.field == "status" and e.to_value == doc.status]
+		until = closed_at[-1] if closed_at else until
+	stage_order = {name: index for index, name in enumerate(s.name for s in ordered_stages())}
+	durations = history.time_in_stages(entries, until)
+	doc.set_onload(
+		"op_history",
+		{
+			"time_in_stages": [
+				{"stage": stage, "seconds": seconds}
+				for stage, seconds in sorted(durations.items(), key=lambda i: stage_order.get(i[0], 10**6))
+			],
+			"close_date_slips": history.close_date_slips(entries),
+			"changes": list(reversed(rows[-30:])),
+			"total_changes": len(rows),
+		},
+	)
+
+
+def on_change(doc, method=None) -> None:
+	"""Runs after every save and after every `db_set` (ERPNext sets Quotation/Converted/Lost that way)."""
+	if (doc.doctype, doc.name) not in frappe.flags.currently_saving:
+		_follow_status_set_outside_save(doc)
+	_record_history(doc)
+
+
+def on_trash(doc, method=None) -> None:
+	# The history belongs to the opportunity: it goes with it (its link is ignored on delete, see hooks).
+	frappe.db.delete(HISTORY, {"opportunity": doc.name})
+
+
+# --- rules -----------------------------------------------------------------------------------------
+
+
+def _check_probability(doc) -> None:
+	error = stage_rules.probability_error(doc.probability)
+	if error == stage_rules.NOT_A_NUMBER:
+		frappe.throw(_("Probability must be a number."), title=_("Invalid Probability"))
+	if error:
+		frappe.throw(
+			_("Probability must be between 0 and 100, not {0}.").format(doc.probability),
+			title=_("Invalid Probability"),
+		)
+
+
+def _kind(stages, name) -> str | None:
+	stage = stages.get(name) if name else None
+	return stage.kind if stage else None
+
+
+def _keep_stage_and_status_in_step(doc, before, stages) -> None:
+	old_status = before.status if before else None
+	old_stage = before.sales_stage if before else None
+	stage_changed = doc.sales_stage != old_stage
+	new_kind = _kind(stages, doc.sales_stage)
+
+	if stage_changed and new_kind == "Open" and old_status in ("Lost", "Closed") and doc.status == old_status:
+		# Dragging a lost or closed deal back into an open stage reopens it.
+		doc.status = "Open"
+	if stage_changed and new_kind == "Open" and doc.status == "Converted":
+		frappe.throw(
+			_("Opportunity {0} is converted: it cannot move back to the open stage {1}.").format(
+				doc.name, doc.sales_stage
+			),
+			title=_("Converted Opportunity"),
+		)
+
+	action = stage_rules.reconcile_stage(
+		old_status=old_status,
+		new_status=doc.status,
+		old_stage_kind=_kind(stages, old_stage),
+		new_stage_kind=new_kind,
+		stage_changed=stage_changed,
+		status_changed=doc.status != old_status,
+	)
+	_apply_reconcile_action(doc, action)
+
+
+def _apply_reconcile_action(doc, action: str) -> None:
+	if action == stage_rules.LOST_REQUIRES_FLOW:
+		frappe.throw(
+			_(
+				"{0} is a lost stage: declare the opportunity lost (Actions > Declare Lost) with a reason"
+				" instead of picking the stage."
+			).format(doc.sales_stage),
+			title=_("Use the Lost Flow"),
+		)
+	elif action == stage_rules.WON_REQUIRES_CONVERSION:
+		frappe.throw(
+			_(
+				"{0} is a won stage: an opportunity reaches it when it converts (its quotation is ordered)."
+			).format(doc.sales_stage),
+			title=_("Won Stage"),
+		)
+	elif action == stage_rules.MOVE_TO_WON:
+		stage = first_stage_of_kind("Won")
+		if stage:
+			doc.sales_stage = stage.name
+	elif action == stage_rules.MOVE_TO_LOST:
+		stage = first_stage_of_kind("Lost")
+		if stage:
+			doc.sales_stage = stage.name
+	elif action == stage_rules.REOPEN_STAGE:
+		doc.sales_stage = _last_open_stage(doc)
+
+
+def _last_open_stage(doc) -> str | None:
+	"""The open stage the deal was in before it closed, else the first open stage."""
+	stages = get_stages()
+	if doc.name and not doc.is_new():
+		for row in frappe.get_all(
+			HISTORY,
+			filters={"opportunity": doc.name, "changed_field": "sales_stage"},
+			fields=["from_value", "to_value"],
+			order_by="changed_on desc, creation desc",
+		):
+			for candidate in (row.to_value, row.from_value):
+				if _kind(stages, candidate) == "Open":
+					return candidate
+	stage = first_stage_of_kind("Open")
+	return stage.name if stage else None
+
+
+def _apply_stage_probability(doc, before, stages, settings) -> None:
+	stage = stages.get(doc.sales_stage) if doc.sales_stage else None
+	if before:
+		stage_changed = doc.sales_stage != before.sales_stage
+		probability_changed = flt(doc.probability) != flt(before.probability)
+	else:
+		stage_changed = bool(doc.sales_stage)
+		# a new opportunity carries a hand-set probability only if it differs from the field's default
+		probability_changed = flt(doc.probability) != flt(doc.meta.get_field("probability").default)
+	probability, overridden = stage_rules.resolve_probability(
+		stage_changed=stage_changed,
+		probability_changed=probability_changed,
+		new_probability=flt(doc.probability),
+		stage_default=flt(stage.probability) if stage else None,
+		follows_stage=bool(settings.probability_follows_stage),
+	)
+	doc.probability = probability
+	doc.op_probability_overridden = int(overridden)
+
+
+def _check_close_date(doc, stages, settings) -> None:
+	if doc.expected_closing or doc.status not in stage_rules.OPEN_STATUSES:
+		return
+	from_stage = stages.get(settings.close_date_required_from_stage or "")
+	stage = stages.get(doc.sales_stage or "")
+	if close_date_required(stage, from_stage):
+		frappe.throw(
+			_("Set the Expected Closing Date: it is required from the stage {0} on.").format(from_stage.name),
+			title=_("Missing Close Date"),
+		)
+
+
+def _follow_status_set_outside_save(doc) -> None:
+	"""ERPNext moves an opportunity to Converted or Lost with db_set: move the stage with it."""
+	baseline = doc.flags.op_history_baseline or _before_values(doc)
+	old_status = baseline.get("status")
+	if doc.status == old_status:
+		return
+	stages = get_stages()
+	action = stage_rules.reconcile_stage(
+		old_status=old_status,
+		new_status=doc.status,
+		old_stage_kind=_kind(stages, doc.sales_stage),
+		new_stage_kind=_kind(stages, doc.sales_stage),
+		stage_changed=False,
+		status_changed=True,
+	)
+	kind = {stage_rules.MOVE_TO_WON: "Won", stage_rules.MOVE_TO_LOST: "Lost"}.get(action)
+	stage = first_stage_of_kind(kind) if kind else None
+	if not stage:
+		return
+	values = {"sales_stage": stage.name, "op_probability_overridden": 0}
+	if get_settings().probability_follows_stage:
+		values["probability"] = flt(stage.probability)
+	doc.db_set(values, update_modified=False)
+
+
+# --- history ---------------------------------------------------------------------------------------
+
+
+def _before_values(doc) -> dict:
+	before = doc.get_doc_before_save()
+	return {field: before.get(field) for field in history.TRACKED_FIELDS} if before else {}
+
+
+def _record_history(doc) -> None:
+	# Several on_change calls can follow one change (a save whose hooks db_set, or set_status calling
+	# db_set twice): compare with what was last recorded for this instance, so each change is written once.
+	before = doc.get_doc_before_save()
+	if doc.flags.op_history_before is not before or doc.flags.op_history_baseline is None:
+		doc.flags.op_history_baseline = _before_values(doc)
+		doc.flags.op_history_before = before
+	current = {field: doc.get(field) for field in history.TRACKED_FIELDS}
+	changes = history.changes(doc.flags.op_history_baseline, current)
+	if not changes:
+		return
+	changed_on, user, channel = now_datetime(), frappe.session.user, _channel()
+	meta = doc.meta
+	# one INSERT for all the rows of this change
+	frappe.db.bulk_insert(
+		HISTORY,
+		fields=[
+			"name",
+			"creation",
+			"modified",
+			"owner",
+			"modified_by",
+			"opportunity",
+			"changed_field",
+			"field_label",
+			"from_value",
+			"to_value",
+			"changed_on",
+			"changed_by",
+			"channel",
+		],
+		values=[
+			(
+				frappe.generate_hash(length=12),
+				changed_on,
+				changed_on,
+				user,
+				user,
+				doc.name,
+				change.field,
+				meta.get_label(change.field),
+				change.from_value,
+				change.to_value,
+				changed_on,
+				user,
+				channel,
+			)
+			for change in changes
+		],
+	)
+	doc.flags.op_history_baseline = current
+
+
+def _channel() -> str:
+	if frappe.flags.in_import:
+		return "Data Import"
+	request = getattr(frappe.local, "request", None)
+	if not request:
+		return "System"
+	# The desk always sends its CSRF token; API clients authenticate with a token or without it.
+	if request.headers.get("Authorization") or not request.headers.get("X-Frappe-CSRF-Token"):
+		return "REST"
+	return "Desk"

@@ -1,0 +1,44 @@
+"""Loading what the pipeline rules need: the app's settings and the sales stages (cached)."""
+
+import frappe
+
+from opportunity_plus.core.stages import Stage, sort_stages
+
+SETTINGS = "Opportunity Plus Settings"
+STAGES_CACHE_KEY = "opportunity_plus:sales_stages"
+
+
+def get_settings():
+	return frappe.get_cached_doc(SETTINGS)
+
+
+def get_stages() -> dict[str, Stage]:
+	"""Every Sales Stage with its probability, kind and order, by name (cached until a stage changes)."""
+	rows = frappe.cache.get_value(STAGES_CACHE_KEY, generator=_load_stage_rows)
+	return {row[0]: Stage(row[0], row[1], row[2] or "Open", row[3] or 0) for row in rows}
+
+
+def _load_stage_rows() -> list[tuple]:
+	return [
+		(s.name, s.op_probability, s.op_stage_kind, s.op_stage_order)
+		for s in frappe.get_all(
+			"Sales Stage", fields=["name", "op_probability", "op_stage_kind", "op_stage_order"]
+		)
+	]
+
+
+def clear_stage_cache() -> None:
+	frappe.cache.delete_value(STAGES_CACHE_KEY)
+
+
+def ordered_stages() -> list[Stage]:
+	return sort_stages(get_stages().values())
+
+
+def first_stage_of_kind(kind: str) -> Stage | None:
+	return next((stage for stage in ordered_stages() if stage.kind == kind), None)
+
+
+def stage_order() -> dict[str, int]:
+	"""Position of each stage in the pipeline, for sorting reports."""
+	return {stage.name: index for index, stage in enumerate(ordered_stages())}
