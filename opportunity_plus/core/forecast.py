@@ -74,6 +74,44 @@ class ForecastRow:
 	"""won / (won + lost) as a fraction 0..1; None while the group has no closed deal."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Bucket:
+	"""Deals already summed by the database: one row of a GROUP BY on (group value, status, stage).
+
+	`value` is the raw grouping value: the close date for close_month / close_quarter (so that a period
+	is computed here, year-aware, from dates), else the stage, owner, territory, ... itself.
+	"""
+
+	company: str
+	value: date | str | None
+	status: str
+	stage: str | None = None
+	stage_kind: str | None = None
+	count: int
+	base_amount: Decimal | float | None
+	"""Sum of the deals' amounts in the company currency."""
+	weighted_amount: Decimal | float | None
+	"""Sum of the deals' base amount * probability / 100."""
+
+
+def bucket_of(deal: Deal, group_by: str) -> Bucket:
+	"""A single deal as a bucket of one, grouped by `group_by`."""
+	if group_by in ("close_month", "close_quarter"):
+		value = deal.close_date
+	else:
+		value = getattr(deal, group_by)
+	return Bucket(
+		company=deal.company,
+		value=value,
+		status=deal.status,
+		stage=deal.stage,
+		stage_kind=deal.stage_kind,
+		count=1,
+		base_amount=deal_base_amount(deal),
+		weighted_amount=deal_weighted_amount(deal),
+	)
+
+
 def _to_decimal(value: Decimal | float | str | None) -> Decimal:
 	if value is None or value == "":
 		return Decimal(0)
@@ -103,7 +141,7 @@ def deal_weighted_amount(deal: Deal) -> Decimal:
 	return deal_base_amount(deal) * _to_decimal(deal.probability) / _HUNDRED
 
 
-def outcome(deal: Deal) -> str:
+def outcome(deal: Deal | Bucket) -> str:
 	""" "won", "lost" or "open".
 
 	Status is checked before the stage kind because ERPNext's own flows set it, so a stale stage never
@@ -136,12 +174,12 @@ def _text_key(value: str | None) -> str | None:
 	return value or None
 
 
-def _group_key(deal: Deal, group_by: str) -> str | None:
+def _group_key(value: date | str | None, group_by: str) -> str | None:
 	if group_by == "close_month":
-		return month_key(deal.close_date) if deal.close_date else None
+		return month_key(value) if value else None
 	if group_by == "close_quarter":
-		return quarter_key(deal.close_date) if deal.close_date else None
-	return _text_key(getattr(deal, group_by))
+		return quarter_key(value) if value else None
+	return _text_key(value)
 
 
 def _stage_sort_key(stage_order: Mapping[str, int]) -> Callable[[str | None], tuple]:
@@ -173,7 +211,7 @@ def _sort_key(group_by: str, stage_order: Mapping[str, int] | None) -> Callable[
 	return _name_sort_key
 
 
-def _check_single_company(deals: list[Deal]) -> None:
+def _check_single_company(deals: list[Deal] | list[Bucket]) -> None:
 	companies = {deal.company for deal in deals}
 	if len(companies) > 1:
 		raise MixedCompaniesError(companies)
@@ -197,20 +235,20 @@ class _Accumulator:
 	lost_count: int = 0
 	lost_amount: Decimal = Decimal(0)
 
-	def add(self, deal: Deal) -> None:
-		self.count += 1
-		result = outcome(deal)
-		base = deal_base_amount(deal)
+	def add(self, bucket: Bucket) -> None:
+		self.count += bucket.count
+		result = outcome(bucket)
+		base = _to_decimal(bucket.base_amount)
 		if result == WON:
-			self.won_count += 1
+			self.won_count += bucket.count
 			self.won_amount += base
 		elif result == LOST:
-			self.lost_count += 1
+			self.lost_count += bucket.count
 			self.lost_amount += base
 		else:
-			self.open_count += 1
+			self.open_count += bucket.count
 			self.amount += base
-			self.weighted_amount += deal_weighted_amount(deal)
+			self.weighted_amount += _to_decimal(bucket.weighted_amount)
 
 	def row(self, key: str | None) -> ForecastRow:
 		return ForecastRow(
@@ -240,11 +278,20 @@ def forecast(
 	"""
 	if group_by not in GROUPINGS:
 		raise ValueError(f"unknown grouping {group_by!r}, expected one of {GROUPINGS}")
-	deals = list(deals)
-	_check_single_company(deals)
+	return forecast_buckets((bucket_of(deal, group_by) for deal in deals), group_by, stage_order=stage_order)
+
+
+def forecast_buckets(
+	buckets: Iterable[Bucket], group_by: str, *, stage_order: Mapping[str, int] | None = None
+) -> list[ForecastRow]:
+	"""`forecast` over deals the database has already summed (see Bucket); same rows, same order."""
+	if group_by not in GROUPINGS:
+		raise ValueError(f"unknown grouping {group_by!r}, expected one of {GROUPINGS}")
+	buckets = list(buckets)
+	_check_single_company(buckets)
 	groups: dict[str | None, _Accumulator] = {}
-	for deal in deals:
-		groups.setdefault(_group_key(deal, group_by), _Accumulator()).add(deal)
+	for bucket in buckets:
+		groups.setdefault(_group_key(bucket.value, group_by), _Accumulator()).add(bucket)
 	return [groups[key].row(key) for key in sorted(groups, key=_sort_key(group_by, stage_order))]
 
 
@@ -287,15 +334,24 @@ def pivot(deals: Iterable[Deal], period: str, *, stage_order: Mapping[str, int] 
 	"""
 	if period not in PERIODS:
 		raise ValueError(f"unknown period {period!r}, expected one of {PERIODS}")
-	deals = list(deals)
-	_check_single_company(deals)
+	return pivot_buckets((bucket_of(deal, "close_month") for deal in deals), period, stage_order=stage_order)
+
+
+def pivot_buckets(
+	buckets: Iterable[Bucket], period: str, *, stage_order: Mapping[str, int] | None = None
+) -> dict:
+	"""`pivot` over database-summed buckets whose `value` is the close date."""
+	if period not in PERIODS:
+		raise ValueError(f"unknown period {period!r}, expected one of {PERIODS}")
+	buckets = list(buckets)
+	_check_single_company(buckets)
 	period_of = month_key if period == "month" else quarter_key
 	cells: dict[tuple[str | None, str | None], Decimal] = {}
-	for deal in deals:
-		if outcome(deal) != OPEN:
+	for bucket in buckets:
+		if outcome(bucket) != OPEN:
 			continue
-		cell = (_text_key(deal.stage), period_of(deal.close_date) if deal.close_date else None)
-		cells[cell] = cells.get(cell, Decimal(0)) + deal_weighted_amount(deal)
+		cell = (_text_key(bucket.stage), period_of(bucket.value) if bucket.value else None)
+		cells[cell] = cells.get(cell, Decimal(0)) + _to_decimal(bucket.weighted_amount)
 	periods = sorted({cell_period for _, cell_period in cells}, key=_period_sort_key)
 	stages = sorted({stage for stage, _ in cells}, key=_stage_sort_key(stage_order or {}))
 	weighted = {

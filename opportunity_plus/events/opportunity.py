@@ -64,6 +64,8 @@ def onload(doc, method=None) -> None:
 
 def on_change(doc, method=None) -> None:
 	"""Runs after every save and after every `db_set` (ERPNext sets Quotation/Converted/Lost that way)."""
+	if doc.flags.in_delete:
+		return
 	if (doc.doctype, doc.name) not in frappe.flags.currently_saving:
 		_follow_status_set_outside_save(doc)
 	_record_history(doc)

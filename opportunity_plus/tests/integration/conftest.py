@@ -46,5 +46,10 @@ def rollback_after_each_test(frappe_site):
 		return
 	import frappe
 
+	from opportunity_plus.pipeline import SETTINGS, clear_stage_cache
+
 	frappe.db.rollback()
 	frappe.set_user("Administrator")
+	# Caches live outside the transaction: drop what a rolled-back test may have cached.
+	clear_stage_cache()
+	frappe.clear_document_cache(SETTINGS, SETTINGS)

@@ -534,3 +534,71 @@ def test_pivot_unknown_stage_sorts_after_ordered_and_none_last():
 		deal("C", stage="Proposal", close_date=date(2026, 1, 1), amount=10, probability=50),
 	]
 	assert pivot(deals, "month", stage_order=STAGE_ORDER)["stages"] == ["Proposal", "Custom", None]
+
+
+# --- buckets: what the database sums -----------------------------------------------------------------
+
+
+def test_buckets_give_the_same_rows_as_the_deals_they_sum():
+	from opportunity_plus.core.forecast import Bucket, forecast_buckets, pivot_buckets
+
+	day = date(2026, 2, 10)
+	deals = [
+		Deal(name="a", company="C", status="Open", amount=100, probability=50, close_date=day, stage="S1"),
+		Deal(name="b", company="C", status="Open", amount=300, probability=10, close_date=day, stage="S1"),
+		Deal(name="c", company="C", status="Converted", amount=1000, close_date=date(2026, 5, 1), stage="S1"),
+		Deal(name="d", company="C", status="Lost", amount=70, close_date=date(2026, 5, 2), stage="S2"),
+	]
+	buckets = [
+		# the rows a GROUP BY (expected_closing, status, sales_stage) returns for those deals
+		Bucket(
+			company="C", value=day, status="Open", stage="S1", count=2, base_amount=400, weighted_amount=80
+		),
+		Bucket(
+			company="C",
+			value=date(2026, 5, 1),
+			status="Converted",
+			stage="S1",
+			count=1,
+			base_amount=1000,
+			weighted_amount=0,
+		),
+		Bucket(
+			company="C",
+			value=date(2026, 5, 2),
+			status="Lost",
+			stage="S2",
+			count=1,
+			base_amount=70,
+			weighted_amount=0,
+		),
+	]
+	by_quarter = forecast_buckets(buckets, "close_quarter")
+	assert by_quarter == forecast(deals, "close_quarter")
+	assert [
+		(r.key, r.count, r.amount, r.weighted_amount, r.won_amount, r.lost_amount, r.win_rate)
+		for r in by_quarter
+	] == [
+		("2026-Q1", 2, 400.0, 80.0, 0.0, 0.0, None),
+		("2026-Q2", 2, 0.0, 0.0, 1000.0, 70.0, 0.5),
+	]
+	assert (
+		pivot_buckets(buckets, "month")
+		== pivot(deals, "month")
+		== {
+			"periods": ["2026-02"],
+			"stages": ["S1"],
+			"weighted": {"S1": [80.0]},
+		}
+	)
+
+
+def test_buckets_of_two_companies_are_refused():
+	from opportunity_plus.core.forecast import Bucket, forecast_buckets
+
+	buckets = [
+		Bucket(company="A", value="S", status="Open", count=1, base_amount=1, weighted_amount=0),
+		Bucket(company="B", value="S", status="Open", count=1, base_amount=1, weighted_amount=0),
+	]
+	with pytest.raises(MixedCompaniesError):
+		forecast_buckets(buckets, "stage")

@@ -1,0 +1,175 @@
+"""Weighted pipeline forecast over REST: `/api/method/opportunity_plus.api.forecast.get_forecast`.
+
+The database sums the opportunities the caller may read (role, user permissions, permission query
+conditions and shares apply, as in a list view) by group, status and stage; core.forecast turns those
+sums into rows. All amounts are in the company's currency (ERPNext's base amounts).
+"""
+
+import json
+from dataclasses import asdict
+
+import frappe
+from frappe import _
+from frappe.model.db_query import DatabaseQuery
+from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
+
+from opportunity_plus.core.forecast import (
+	GROUPINGS,
+	PERIODS,
+	Bucket,
+	forecast_buckets,
+	pivot_buckets,
+	totals,
+)
+from opportunity_plus.pipeline import get_stages, stage_order
+
+# The Opportunity column each grouping reads. Periods group by the month's last day: the core derives
+# the year-aware month or quarter from that date, and the database returns one row per month, not per day.
+GROUP_COLUMNS = {
+	"stage": "`sales_stage`",
+	"close_month": "last_day(`expected_closing`)",
+	"close_quarter": "last_day(`expected_closing`)",
+	"owner": "`opportunity_owner`",
+	"territory": "`territory`",
+	"source": "`source`",
+	"opportunity_type": "`opportunity_type`",
+}
+# Extra equality filters a caller may pass.
+FILTER_FIELDS = ("territory", "opportunity_owner", "source", "opportunity_type", "sales_stage", "status")
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_forecast(
+	company: str | None = None,
+	group_by: str = "stage",
+	from_date: str | None = None,
+	to_date: str | None = None,
+	period: str = "month",
+	filters: dict | str | None = None,
+) -> dict:
+	"""Per group: count, open amount, weighted amount, won/lost count and amount, win rate; plus a total
+	and a periods x stage pivot of the weighted open pipeline. Dates filter the expected closing date."""
+	return build_forecast(company, group_by, from_date, to_date, period, filters)
+
+
+def build_forecast(company, group_by, from_date, to_date, period, filters) -> dict:
+	company = company or default_company()
+	if not company or not frappe.db.exists("Company", company):
+		frappe.throw(
+			_("Select a company: the forecast never mixes companies' currencies."), title=_("Company")
+		)
+	if group_by not in GROUPINGS:
+		frappe.throw(
+			_("Cannot group the forecast by {0}. Choose one of: {1}.").format(group_by, ", ".join(GROUPINGS))
+		)
+	if period not in PERIODS:
+		frappe.throw(_("Period must be month or quarter, not {0}.").format(period))
+	if not frappe.has_permission("Opportunity", "read"):
+		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	from_date, to_date = (getdate(from_date) if from_date else None), (getdate(to_date) if to_date else None)
+	if from_date and to_date and from_date > to_date:
+		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
+
+	where, values = _where(company, from_date, to_date, _parse_filters(filters))
+	kinds = {name: stage.kind for name, stage in get_stages().items()}
+	order = stage_order()
+	rows = forecast_buckets(
+		_buckets(GROUP_COLUMNS[group_by], where, values, company, kinds), group_by, stage_order=order
+	)
+	chart = pivot_buckets(
+		_buckets(GROUP_COLUMNS["close_month"], where, values, company, kinds, open_only=True),
+		period,
+		stage_order=order,
+	)
+	return {
+		"company": company,
+		"currency": frappe.get_cached_value("Company", company, "default_currency"),
+		"group_by": group_by,
+		"from_date": str(from_date) if from_date else None,
+		"to_date": str(to_date) if to_date else None,
+		"rows": [asdict(row) for row in rows],
+		"total": asdict(totals(rows)),
+		"chart": chart,
+	}
+
+
+def default_company() -> str | None:
+	return frappe.defaults.get_user_default("Company") or frappe.db.get_single_value(
+		"Global Defaults", "default_company"
+	)
+
+
+def current_quarter(day=None) -> tuple:
+	day = getdate(day or nowdate())
+	first = get_first_day(day).replace(month=(day.month - 1) // 3 * 3 + 1)
+	return first, get_last_day(add_months(first, 2))
+
+
+def _parse_filters(filters) -> dict:
+	if not filters:
+		return {}
+	if isinstance(filters, str):
+		try:
+			filters = json.loads(filters)
+		except ValueError:
+			frappe.throw(_("Filters must be a JSON object."))
+	if not isinstance(filters, dict):
+		frappe.throw(_("Filters must be a JSON object."))
+	unknown = set(filters) - set(FILTER_FIELDS)
+	if unknown:
+		frappe.throw(
+			_("Cannot filter the forecast by {0}. Allowed: {1}.").format(
+				", ".join(sorted(unknown)), ", ".join(FILTER_FIELDS)
+			)
+		)
+	return {key: value for key, value in filters.items() if value not in (None, "")}
+
+
+def _where(company, from_date, to_date, filters) -> tuple[str, dict]:
+	conditions = ["`tabOpportunity`.`company` = %(company)s"]
+	values = {"company": company}
+	if from_date:
+		conditions.append("`tabOpportunity`.`expected_closing` >= %(from_date)s")
+		values["from_date"] = from_date
+	if to_date:
+		conditions.append("`tabOpportunity`.`expected_closing` <= %(to_date)s")
+		values["to_date"] = to_date
+	for field, value in filters.items():
+		conditions.append(f"`tabOpportunity`.`{field}` = %({field})s")
+		values[field] = value
+	# The caller's read restrictions, exactly as a list view applies them.
+	match = DatabaseQuery("Opportunity").build_match_conditions()
+	if match:
+		conditions.append(match)
+	return " and ".join(conditions), values
+
+
+def _buckets(group_column, where, values, company, kinds, open_only=False) -> list[Bucket]:
+	if open_only:
+		where += " and `tabOpportunity`.`status` in ('Open', 'Quotation', 'Replied')"
+	rows = frappe.db.sql(
+		f"""
+		select {group_column} as group_value, `status`, `sales_stage`, count(*) as deal_count,
+			sum(`base_opportunity_amount`) as base_amount,
+			sum(`base_opportunity_amount` * `probability` / 100) as weighted_amount
+		from `tabOpportunity`
+		where {where}
+		group by group_value, `status`, `sales_stage`
+		""",
+		values,
+		as_dict=True,
+	)
+	return [
+		Bucket(
+			company=company,
+			value=row.group_value,
+			status=row.status,
+			stage=row.sales_stage,
+			stage_kind=kinds.get(row.sales_stage),
+			count=row.deal_count,
+			base_amount=row.base_amount,
+			weighted_amount=row.weighted_amount,
+		)
+		for row in rows
+	]
