@@ -6,6 +6,8 @@ when the site is already in the state the app declares.
 
 import frappe
 from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
+from frappe.query_builder import Case
+from frappe.query_builder.functions import IfNull
 
 from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
@@ -20,6 +22,7 @@ def after_install() -> None:
 	# Before the settings, whose defaults link to a stage.
 	seed_sales_stages()
 	sync()
+	backfill_opportunities()
 
 
 def after_migrate() -> None:
@@ -88,6 +91,25 @@ def seed_sales_stages() -> None:
 	):
 		frappe.db.set_value("Sales Stage", name, values)
 	clear_stage_cache()
+
+
+def backfill_opportunities() -> None:
+	"""Bring existing opportunities up to the rules the app keeps from now on.
+
+	- base amount = amount x conversion rate: ERPNext computes it only in the desk form's script, so
+	  opportunities created over REST, by import or by code carry a stale one, and the forecast sums it;
+	- the overdue flag, as the daily job computes it.
+	Set-based updates without saves: no history row, no modified timestamp changes.
+	"""
+	from opportunity_plus.tasks import flag_overdue_opportunities
+
+	opportunity = frappe.qb.DocType("Opportunity")
+	rate = Case().when(IfNull(opportunity.conversion_rate, 0) == 0, 1).else_(opportunity.conversion_rate)
+	base = opportunity.opportunity_amount * rate
+	frappe.qb.update(opportunity).set(opportunity.base_opportunity_amount, base).where(
+		opportunity.base_opportunity_amount != base
+	).run()
+	flag_overdue_opportunities()
 
 
 def seed_settings_defaults() -> None:

@@ -290,3 +290,25 @@ class TestDealBasics(FrappeTestCase):
 			self.assertEqual(frappe.db.get_value("Opportunity", late.name, "op_is_overdue"), 1)
 			self.assertEqual(frappe.db.get_value("Opportunity", done.name, "op_is_overdue"), 0)
 		self.assertIn(late.name, frappe.get_all("Opportunity", filters={"op_is_overdue": 1}, pluck="name"))
+
+
+class TestInstallBackfill(FrappeTestCase):
+	def test_install_repairs_stale_base_amounts_and_flags_overdue(self):
+		from opportunity_plus.setup.install import backfill_opportunities
+
+		opp = factories.opportunity(currency="EUR", conversion_rate=1.5, opportunity_amount=200)
+		# as ERPNext leaves rows written outside the desk form, before the app was installed
+		frappe.db.set_value(
+			"Opportunity",
+			opp.name,
+			{"base_opportunity_amount": 0, "expected_closing": add_days(today(), -3), "op_is_overdue": 0},
+			update_modified=False,
+		)
+		modified = frappe.db.get_value("Opportunity", opp.name, "modified")
+		backfill_opportunities()
+		self.assertEqual(
+			frappe.db.get_value(
+				"Opportunity", opp.name, ["base_opportunity_amount", "op_is_overdue", "modified"]
+			),
+			(300.0, 1, modified),
+		)
