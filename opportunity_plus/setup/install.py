@@ -4,6 +4,8 @@ Everything here is idempotent: `after_migrate` runs on every `bench migrate` and
 when the site is already in the state the app declares.
 """
 
+import json
+
 import frappe
 from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
@@ -33,6 +35,7 @@ def sync() -> None:
 	"""Bring the site to the state the app declares, without overwriting what admins changed."""
 	sync_custom_fields()
 	sync_property_setters()
+	place_deal_name()
 	seed_settings_defaults()
 
 
@@ -68,6 +71,41 @@ def sync_property_setters() -> None:
 			}
 		).insert(ignore_permissions=True)
 		frappe.clear_cache(doctype=setter["doctype"])
+
+
+def place_deal_name() -> None:
+	"""Show Deal Name (`title`) under the party on the Opportunity form, not deep in More Information.
+
+	Done the way Customize Form moves a field: a `field_order` property setter, ours (module-tagged, so
+	uninstall restores ERPNext's order). A field order an admin set is left alone.
+	"""
+	filters = {"doc_type": "Opportunity", "property": "field_order", "doctype_or_field": "DocType"}
+	existing = frappe.db.get_value("Property Setter", filters, ["name", "module", "value"], as_dict=True)
+	if existing and existing.module != MODULE:
+		return
+	frappe.clear_cache(doctype="Opportunity")
+	order = [
+		df.fieldname for df in frappe.get_meta("Opportunity", cached=False).fields if df.fieldname != "title"
+	]
+	anchor = "customer_name" if "customer_name" in order else "party_name"
+	order.insert(order.index(anchor) + 1 if anchor in order else 0, "title")
+	value = json.dumps(order)
+	if existing and existing.value == value:
+		return
+	if existing:
+		frappe.db.set_value("Property Setter", existing.name, "value", value)
+	else:
+		frappe.get_doc(
+			{
+				"doctype": "Property Setter",
+				**filters,
+				"value": value,
+				"property_type": "Data",
+				"module": MODULE,
+				"is_system_generated": 1,
+			}
+		).insert(ignore_permissions=True)
+	frappe.clear_cache(doctype="Opportunity")
 
 
 def seed_sales_stages() -> None:

@@ -39,15 +39,7 @@ frappe.ui.form.on("Opportunity", {
 frappe.provide("opportunity_plus");
 
 opportunity_plus.show_pipeline_indicators = function (frm) {
-	if (frm.doc.op_probability_overridden) {
-		frm.set_df_property(
-			"probability",
-			"description",
-			__("Set by hand: differs from the stage's default probability.")
-		);
-	} else {
-		frm.set_df_property("probability", "description", "");
-	}
+	// "Probability Set by Hand" (op_probability_overridden) shows itself only when set.
 	if (frm.doc.op_is_overdue) {
 		frm.dashboard.set_headline_alert(
 			__("Overdue: the expected closing date {0} has passed.", [
@@ -71,6 +63,14 @@ opportunity_plus.render_history = function (frm) {
 	const data = frm.doc.__onload && frm.doc.__onload.op_history;
 	if (!field || !data) return;
 	const esc = frappe.utils.escape_html;
+	const show = (fieldname, value) => {
+		if (value === null || value === undefined || value === "") return "";
+		if (fieldname === "expected_closing") return frappe.datetime.str_to_user(value);
+		if (fieldname === "opportunity_amount") return format_currency(value, frm.doc.currency);
+		if (fieldname === "probability") return `${value} %`;
+		if (fieldname === "status" || fieldname === "sales_stage") return esc(__(value));
+		return esc(value);
+	};
 	const stages = data.time_in_stages
 		.map(
 			(row) =>
@@ -84,8 +84,8 @@ opportunity_plus.render_history = function (frm) {
 			(row) => `<tr>
 				<td>${frappe.datetime.str_to_user(row.changed_on)}</td>
 				<td>${esc(__(row.field_label || row.changed_field))}</td>
-				<td>${esc(row.from_value || "")}</td>
-				<td>${esc(row.to_value || "")}</td>
+				<td>${show(row.changed_field, row.from_value)}</td>
+				<td>${show(row.changed_field, row.to_value)}</td>
 				<td>${esc(frappe.user.full_name(row.changed_by))}</td>
 			</tr>`
 		)
