@@ -115,7 +115,13 @@ class TestFoundation(FrappeTestCase):
 					"Singles", {"doctype": install.SETTINGS}, ["field", "value"], order_by="field"
 				)
 			)
-			return custom_fields, settings
+			property_setters = frappe.get_all(
+				"Property Setter",
+				filters={"module": MODULE},
+				fields=["name", "value", "modified"],
+				order_by="name",
+			)
+			return custom_fields, settings, property_setters
 
 		before = snapshot()
 		install.after_migrate()

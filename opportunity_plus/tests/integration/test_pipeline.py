@@ -220,8 +220,11 @@ class TestStatusAndStageInStep(FrappeTestCase):
 
 class TestDealBasics(FrappeTestCase):
 	def test_deal_name_is_the_visible_title(self):
-		field = frappe.get_meta("Opportunity").get_field("title")
+		meta = frappe.get_meta("Opportunity")
+		field = meta.get_field("title")
 		self.assertEqual((field.hidden, field.label), (0, "Deal Name"))
+		order = [df.fieldname for df in meta.fields]
+		self.assertEqual(order.index("title"), order.index("customer_name") + 1)  # under the party
 		opp = factories.opportunity(title="Q3 expansion")
 		self.assertEqual(frappe.db.get_value("Opportunity", opp.name, "title"), "Q3 expansion")
 
