@@ -6,7 +6,7 @@ sums into rows. All amounts are in the company's currency (ERPNext's base amount
 """
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import frappe
 from frappe import _
@@ -23,12 +23,9 @@ from opportunity_plus.core.forecast import (
 )
 from opportunity_plus.pipeline import get_stages, stage_order
 
-# The Opportunity column each grouping reads. Periods group by the month's last day: the core derives
-# the year-aware month or quarter from that date, and the database returns one row per month, not per day.
+# The Opportunity column each grouping reads besides stage and close month, which every query groups by:
+# periods use the month's last day, from which the core derives the year-aware month or quarter.
 GROUP_COLUMNS = {
-	"stage": "`sales_stage`",
-	"close_month": "last_day(`expected_closing`)",
-	"close_quarter": "last_day(`expected_closing`)",
 	"owner": "`opportunity_owner`",
 	"territory": "`territory`",
 	"source": "`source`",
@@ -74,13 +71,18 @@ def build_forecast(company, group_by, from_date, to_date, period, filters) -> di
 	where, values = _where(company, from_date, to_date, _parse_filters(filters))
 	kinds = {name: stage.kind for name, stage in get_stages().items()}
 	order = stage_order()
+	# One scan serves both the rows and the chart: grouped by month as well, the buckets add up to any
+	# grouping here, and the months to the chart's periods.
+	buckets = _buckets(group_by, where, values, company, kinds)
 	rows = forecast_buckets(
-		_buckets(GROUP_COLUMNS[group_by], where, values, company, kinds), group_by, stage_order=order
+		[bucket for bucket, _month in buckets]
+		if group_by not in ("close_month", "close_quarter")
+		else [replace(bucket, value=month) for bucket, month in buckets],
+		group_by,
+		stage_order=order,
 	)
 	chart = pivot_buckets(
-		_buckets(GROUP_COLUMNS["close_month"], where, values, company, kinds, open_only=True),
-		period,
-		stage_order=order,
+		[replace(bucket, value=month) for bucket, month in buckets], period, stage_order=order
 	)
 	return {
 		"company": company,
@@ -145,31 +147,37 @@ def _where(company, from_date, to_date, filters) -> tuple[str, dict]:
 	return " and ".join(conditions), values
 
 
-def _buckets(group_column, where, values, company, kinds, open_only=False) -> list[Bucket]:
-	if open_only:
-		where += " and `tabOpportunity`.`status` in ('Open', 'Quotation', 'Replied')"
+def _buckets(group_by, where, values, company, kinds) -> list[tuple[Bucket, object]]:
+	"""(bucket, last day of its close month) pairs from one GROUP BY over the permitted rows."""
+	group_column = (
+		GROUP_COLUMNS[group_by] if group_by not in ("stage", "close_month", "close_quarter") else "null"
+	)
 	rows = frappe.db.sql(
 		f"""
-		select {group_column} as group_value, `status`, `sales_stage`, count(*) as deal_count,
-			sum(`base_opportunity_amount`) as base_amount,
+		select {group_column} as group_value, last_day(`expected_closing`) as month_end, `status`,
+			`sales_stage`, count(*) as deal_count, sum(`base_opportunity_amount`) as base_amount,
 			sum(`base_opportunity_amount` * `probability` / 100) as weighted_amount
 		from `tabOpportunity`
 		where {where}
-		group by group_value, `status`, `sales_stage`
+		group by group_value, month_end, `status`, `sales_stage`
+		order by null
 		""",
 		values,
 		as_dict=True,
 	)
 	return [
-		Bucket(
-			company=company,
-			value=row.group_value,
-			status=row.status,
-			stage=row.sales_stage,
-			stage_kind=kinds.get(row.sales_stage),
-			count=row.deal_count,
-			base_amount=row.base_amount,
-			weighted_amount=row.weighted_amount,
+		(
+			Bucket(
+				company=company,
+				value=row.sales_stage if group_by == "stage" else row.group_value,
+				status=row.status,
+				stage=row.sales_stage,
+				stage_kind=kinds.get(row.sales_stage),
+				count=row.deal_count,
+				base_amount=row.base_amount,
+				weighted_amount=row.weighted_amount,
+			),
+			row.month_end,
 		)
 		for row in rows
 	]
