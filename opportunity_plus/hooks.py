@@ -27,6 +27,9 @@ doc_events = {
 		"on_change": "opportunity_plus.events.opportunity.on_change",
 		"on_trash": "opportunity_plus.events.opportunity.on_trash",
 	},
+	"Quotation": {
+		"on_update_after_submit": "opportunity_plus.events.quotation.on_update_after_submit",
+	},
 	"Sales Stage": {
 		"validate": "opportunity_plus.events.sales_stage.validate",
 		"on_change": "opportunity_plus.events.sales_stage.clear_cache",
@@ -53,5 +56,9 @@ has_permission = {
 scheduler_events = {
 	"daily": [
 		"opportunity_plus.tasks.flag_overdue_opportunities",
+		"opportunity_plus.tasks.reopen_opportunities_with_an_event_today",
+	],
+	"daily_long": [
+		"opportunity_plus.tasks.auto_close_opportunities",
 	],
 }

@@ -1,9 +1,10 @@
 """Scheduler entry points: thin, idempotent, safe to run twice or at once."""
 
 import frappe
+from frappe.query_builder.functions import Date
 from frappe.utils import today
 
-from opportunity_plus.core.stages import OPEN_STATUSES
+from opportunity_plus.core.stages import CLOSED_STATUSES, OPEN_STATUSES
 
 
 def flag_overdue_opportunities() -> None:
@@ -26,3 +27,41 @@ def flag_overdue_opportunities() -> None:
 			| (opportunity.expected_closing >= today())
 		)
 	).run()
+
+
+def reopen_opportunities_with_an_event_today() -> None:
+	"""Replaces ERPNext's daily `open_leads_opportunities_based_on_todays_event` (stopped while the app is
+	installed, see setup.jobs), which sets every Lead and Opportunity with an open Event today back to
+	"Open" — closed, lost and converted opportunities included. Leads are treated as ERPNext does;
+	opportunities only while they are still open (a Replied one becomes Open, with a history row).
+	Running it twice changes nothing more.
+	"""
+	event = frappe.qb.DocType("Event")
+	participant = frappe.qb.DocType("Event Participants")
+	rows = (
+		frappe.qb.from_(event)
+		.join(participant)
+		.on(participant.parent == event.name)
+		.select(participant.reference_doctype, participant.reference_docname)
+		.distinct()
+		.where(
+			participant.reference_doctype.isin(["Lead", "Opportunity"])
+			& (event.status == "Open")
+			& (Date(event.starts_on) == today())
+		)
+		.run(as_dict=True)
+	)
+	for row in rows:
+		if row.reference_doctype == "Lead":
+			frappe.db.set_value("Lead", row.reference_docname, "status", "Open")
+			continue
+		status = frappe.db.get_value("Opportunity", row.reference_docname, "status")
+		if status and status not in CLOSED_STATUSES and status != "Open":
+			frappe.get_doc("Opportunity", row.reference_docname).db_set("status", "Open")
+
+
+def auto_close_opportunities() -> None:
+	"""Daily (long queue): close stale opportunities and warn their owners; see autoclose.py."""
+	from opportunity_plus import autoclose
+
+	autoclose.run()

@@ -23,6 +23,7 @@ def validate(doc, method=None) -> None:
 
 	stages = get_stages()
 	before = doc.get_doc_before_save()
+	_check_lost(doc, before, settings)
 	_keep_stage_and_status_in_step(doc, before, stages)
 	_apply_stage_probability(doc, before, stages, settings)
 	_check_close_date(doc, stages, settings)
@@ -72,8 +73,39 @@ def on_change(doc, method=None) -> None:
 
 
 def on_trash(doc, method=None) -> None:
+	_guard_deletion(doc)
 	# The history belongs to the opportunity: it goes with it (its link is ignored on delete, see hooks).
 	frappe.db.delete(HISTORY, {"opportunity": doc.name})
+
+
+def _guard_deletion(doc) -> None:
+	"""Closed, lost and converted deals are the win/loss record: close or reopen them, don't delete."""
+	if doc.status not in stage_rules.CLOSED_STATUSES:
+		return
+	if get_settings().allow_deleting_closed and "System Manager" in frappe.get_roles():
+		return
+	frappe.throw(
+		_(
+			"Opportunity {0} is {1} and part of the win/loss record: it cannot be deleted. "
+			"Keep it closed, or reopen it to change it."
+		).format(doc.name, _(doc.status)),
+		frappe.PermissionError,
+		title=_("Not Deleted"),
+	)
+
+
+def _check_lost(doc, before, settings) -> None:
+	"""Lost needs a reason (ERPNext asks for one only in the desk dialog); stamp the day it was lost."""
+	became_lost = doc.status == "Lost" and (before is None or before.status != "Lost")
+	if became_lost:
+		if settings.require_lost_reason and not doc.get("lost_reasons"):
+			frappe.throw(
+				_("Select at least one lost reason to mark opportunity {0} as Lost.").format(doc.name or ""),
+				title=_("Lost Reason Required"),
+			)
+		doc.op_lost_on = today()
+	elif doc.status != "Lost" and doc.op_lost_on:
+		doc.op_lost_on = None  # reopened: the history keeps when it was lost
 
 
 # --- rules -----------------------------------------------------------------------------------------
@@ -220,6 +252,8 @@ def _follow_status_set_outside_save(doc) -> None:
 	if not stage:
 		return
 	values = {"sales_stage": stage.name, "op_probability_overridden": 0}
+	if kind == "Lost":
+		values["op_lost_on"] = today()
 	if get_settings().probability_follows_stage:
 		values["probability"] = flt(stage.probability)
 	doc.db_set(values, update_modified=False)
