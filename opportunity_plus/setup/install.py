@@ -200,7 +200,7 @@ def seed_settings_defaults() -> None:
 		return
 	settings = frappe.get_single(SETTINGS)
 	for fieldname, default in missing.items():
-		settings.set(fieldname, default)
+		settings.set(fieldname, settings.cast(default, meta.get_field(fieldname)))
 	settings.flags.ignore_permissions = True
 	settings.save()
 

@@ -4,6 +4,7 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
+from frappe.utils import cint
 
 from opportunity_plus.setup import jobs
 
@@ -36,18 +37,18 @@ class OpportunityPlusSettings(Document):
 	# end: auto-generated types
 
 	def validate(self):
-		if self.auto_close_enabled:
+		if cint(self.auto_close_enabled):
 			from opportunity_plus.autoclose import policy_from, validate_policy
 
 			validate_policy(policy_from(self))
 
 	def on_update(self):
 		# Exactly one auto-close rule in force: ERPNext's job stops while ours is on.
-		jobs.sync_stock_jobs(bool(self.auto_close_enabled))
+		jobs.sync_stock_jobs(bool(cint(self.auto_close_enabled)))
 
 	def onload(self):
 		stock_stopped = jobs.stock_auto_close_stopped()
-		if self.auto_close_enabled:
+		if cint(self.auto_close_enabled):
 			rule = _("Opportunity Plus auto-close (ERPNext's own auto-close job is stopped)")
 		elif not stock_stopped:
 			days = frappe.db.get_single_value("CRM Settings", "close_opportunity_after_days") or 15
