@@ -18,6 +18,7 @@ import frappe
 from frappe import _
 from frappe.utils import getdate, now_datetime, nowdate
 
+from opportunity_plus import history as history_rows
 from opportunity_plus.core import autoclose as rules
 from opportunity_plus.pipeline import get_settings
 
@@ -203,7 +204,20 @@ def plan_batch(rows, policy: rules.Policy, today) -> list[rules.Decision]:
 def warn(rows_by_name: dict, decisions: list[rules.Decision], today) -> None:
 	"""One system notification per owner and opportunity (emailed by Frappe when the site sends email);
 	the warning day is stored so it is sent once per inactivity period."""
+	if not decisions:
+		return
+	# Re-check under a row lock that no other run has warned since this batch was planned.
+	not_warned_today = set(
+		frappe.db.sql(
+			"""select name from `tabOpportunity` where name in %(names)s
+			and (op_autoclose_warned_on is null or op_autoclose_warned_on < %(today)s) for update""",
+			{"names": [decision.name for decision in decisions], "today": today},
+			pluck=True,
+		)
+	)
 	for decision in decisions:
+		if decision.name not in not_warned_today:
+			continue
 		row = rows_by_name[decision.name]
 		user = _owner(row)
 		if user:
@@ -318,23 +332,11 @@ def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses
 			for name in names
 		],
 	)
-	frappe.db.bulk_insert(
-		"Opportunity History",
-		[
-			*common,
-			"opportunity",
-			"changed_field",
-			"field_label",
-			"from_value",
-			"to_value",
-			"changed_on",
-			"changed_by",
-			"channel",
-		],
-		[
-			[*meta_values(), name, "status", _("Status"), still[name], "Closed", moment, JOB_USER, "System"]
-			for name in names
-		],
+	history_rows.insert_rows(
+		((name, "status", _("Status"), still[name], "Closed") for name in names),
+		changed_on=moment,
+		user=JOB_USER,
+		channel="System",
 	)
 	return names
 

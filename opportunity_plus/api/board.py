@@ -12,6 +12,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, cint, flt, nowdate
 
+from opportunity_plus.api.utils import parse_filters
 from opportunity_plus.core.stages import OPEN_STATUSES
 from opportunity_plus.pipeline import get_stages, ordered_stages
 
@@ -172,23 +173,7 @@ def declare_lost(
 
 
 def _parse_filters(filters) -> dict:
-	if not filters:
-		return {}
-	if isinstance(filters, str):
-		try:
-			filters = json.loads(filters)
-		except ValueError:
-			frappe.throw(_("Filters must be a JSON object."))
-	if not isinstance(filters, dict):
-		frappe.throw(_("Filters must be a JSON object."))
-	unknown = set(filters) - set(FILTER_FIELDS)
-	if unknown:
-		frappe.throw(
-			_("Cannot filter the board by {0}. Allowed: {1}.").format(
-				", ".join(sorted(unknown)), ", ".join(FILTER_FIELDS)
-			)
-		)
-	filters = {key: value for key, value in filters.items() if value not in (None, "")}
+	filters = parse_filters(filters, FILTER_FIELDS, "board")
 	for key, value in filters.items():
 		if not isinstance(value, str):
 			frappe.throw(_("Filter {0} must be a single value.").format(key))

@@ -5,7 +5,6 @@ conditions and shares apply, as in a list view) by group, status and stage; core
 sums into rows. All amounts are in the company's currency (ERPNext's base amounts).
 """
 
-import json
 from dataclasses import asdict, replace
 
 import frappe
@@ -13,6 +12,7 @@ from frappe import _
 from frappe.model.db_query import DatabaseQuery
 from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
 
+from opportunity_plus.api.utils import parse_filters
 from opportunity_plus.core.forecast import (
 	GROUPINGS,
 	PERIODS,
@@ -68,7 +68,7 @@ def build_forecast(company, group_by, from_date, to_date, period, filters) -> di
 	if from_date and to_date and from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
 
-	where, values = _where(company, from_date, to_date, _parse_filters(filters))
+	where, values = _where(company, from_date, to_date, parse_filters(filters, FILTER_FIELDS, "forecast"))
 	kinds = {name: stage.kind for name, stage in get_stages().items()}
 	order = stage_order()
 	# One scan serves both the rows and the chart: grouped by month as well, the buckets add up to any
@@ -106,26 +106,6 @@ def current_quarter(day=None) -> tuple:
 	day = getdate(day or nowdate())
 	first = get_first_day(day).replace(month=(day.month - 1) // 3 * 3 + 1)
 	return first, get_last_day(add_months(first, 2))
-
-
-def _parse_filters(filters) -> dict:
-	if not filters:
-		return {}
-	if isinstance(filters, str):
-		try:
-			filters = json.loads(filters)
-		except ValueError:
-			frappe.throw(_("Filters must be a JSON object."))
-	if not isinstance(filters, dict):
-		frappe.throw(_("Filters must be a JSON object."))
-	unknown = set(filters) - set(FILTER_FIELDS)
-	if unknown:
-		frappe.throw(
-			_("Cannot filter the forecast by {0}. Allowed: {1}.").format(
-				", ".join(sorted(unknown)), ", ".join(FILTER_FIELDS)
-			)
-		)
-	return {key: value for key, value in filters.items() if value not in (None, "")}
 
 
 def _where(company, from_date, to_date, filters) -> tuple[str, dict]:

@@ -4,12 +4,13 @@ import frappe
 from frappe import _
 from frappe.utils import flt, getdate, now_datetime, today
 
+from opportunity_plus import history as history_rows
 from opportunity_plus.core import history
 from opportunity_plus.core import stages as stage_rules
 from opportunity_plus.core.deal import close_date_required, is_overdue
 from opportunity_plus.pipeline import first_stage_of_kind, get_settings, get_stages, ordered_stages
 
-HISTORY = "Opportunity History"
+HISTORY = history_rows.HISTORY
 
 
 def validate(doc, method=None) -> None:
@@ -278,44 +279,15 @@ def _record_history(doc) -> None:
 	changes = history.changes(doc.flags.op_history_baseline, current)
 	if not changes:
 		return
-	changed_on, user, channel = now_datetime(), frappe.session.user, _channel()
 	meta = doc.meta
-	# one INSERT for all the rows of this change
-	frappe.db.bulk_insert(
-		HISTORY,
-		fields=[
-			"name",
-			"creation",
-			"modified",
-			"owner",
-			"modified_by",
-			"opportunity",
-			"changed_field",
-			"field_label",
-			"from_value",
-			"to_value",
-			"changed_on",
-			"changed_by",
-			"channel",
-		],
-		values=[
-			(
-				frappe.generate_hash(length=12),
-				changed_on,
-				changed_on,
-				user,
-				user,
-				doc.name,
-				change.field,
-				meta.get_label(change.field),
-				change.from_value,
-				change.to_value,
-				changed_on,
-				user,
-				channel,
-			)
+	history_rows.insert_rows(
+		(
+			(doc.name, change.field, meta.get_label(change.field), change.from_value, change.to_value)
 			for change in changes
-		],
+		),
+		changed_on=now_datetime(),
+		user=frappe.session.user,
+		channel=_channel(),
 	)
 	doc.flags.op_history_baseline = current
 

@@ -1,8 +1,10 @@
-// Opportunity Plus: deal history, stage probability and overdue flag on ERPNext's Opportunity form.
+// Opportunity Plus: deal history, the party's other deals, stage probability and overdue flag on
+// ERPNext's Opportunity form.
 
 frappe.ui.form.on("Opportunity", {
 	refresh(frm) {
 		opportunity_plus.render_history(frm);
+		opportunity_plus.render_party_deals(frm);
 		opportunity_plus.show_pipeline_indicators(frm);
 	},
 
@@ -121,4 +123,107 @@ opportunity_plus.render_history = function (frm) {
 				</div>
 			</div>
 		</div>`);
+};
+
+opportunity_plus.render_party_deals = function (frm) {
+	const field = frm.get_field("op_party_deals_html");
+	if (!field) return;
+	if (frm.is_new()) {
+		field.$wrapper.empty();
+		return;
+	}
+	const name = frm.doc.name;
+	frappe
+		.call({
+			method: "opportunity_plus.api.party.get_party_deals",
+			args: { opportunity: name },
+		})
+		.then(({ message }) => {
+			// The user may have moved on to another opportunity while this one loaded.
+			if (message && frm.doc.name === name) {
+				field.$wrapper.html(opportunity_plus.party_deals_html(frm, message));
+				opportunity_plus.show_party_deal_counts(field, message.summary);
+			}
+		});
+};
+
+opportunity_plus.show_party_deal_counts = function (field, summary) {
+	// The section starts collapsed: its head tells the rep whether opening it is worth it.
+	const head = field.section && field.section.head;
+	if (!head) return;
+	head.find(".op-party-deals-counts").remove();
+	if (!summary.total.count) return;
+	const counts = __("{0} open · {1} won · {2} lost", [
+		summary.open.count,
+		summary.won.count,
+		summary.lost.count,
+	]);
+	head.find(".collapse-indicator").before(
+		`<span class="op-party-deals-counts text-muted small ml-2">${counts}</span>`
+	);
+};
+
+opportunity_plus.party_deals_html = function (frm, data) {
+	const esc = frappe.utils.escape_html;
+	const summary = data.summary;
+	if (!summary.total.count) {
+		const empty = __("This party has no other opportunities you can see.");
+		return `<p class="text-muted op-party-deals-empty">${empty}</p>`;
+	}
+	const date = (value) => (value ? frappe.datetime.str_to_user(value) : "");
+	const colors = { won: "green", lost: "red", open: "blue" };
+	const row = (deal) => {
+		const url = `/app/opportunity/${encodeURIComponent(deal.name)}`;
+		const link = `<a href="${url}">${esc(deal.title || deal.name)}</a>`;
+		// Deals of the lead this customer came from (or of the customer this lead became) say whose they are.
+		const party_label = `${esc(__(deal.opportunity_from))}: ${esc(deal.party_title)}`;
+		const party =
+			deal.opportunity_from !== frm.doc.opportunity_from
+				? `<div class="text-muted small">${party_label}</div>`
+				: "";
+		const color = deal.status === "Closed" ? "gray" : colors[deal.outcome];
+		const closing =
+			deal.outcome === "lost" && deal.lost_on
+				? __("Lost on {0}", [date(deal.lost_on)])
+				: date(deal.expected_closing);
+		return `<tr>
+			<td>${link} <span class="text-muted small">${esc(deal.name)}</span>${party}</td>
+			<td><span class="indicator-pill ${color}">${esc(__(deal.status))}</span></td>
+			<td>${esc(deal.sales_stage ? __(deal.sales_stage) : "")}</td>
+			<td class="text-right">${format_currency(deal.amount, deal.currency)}</td>
+			<td>${closing}</td>
+		</tr>`;
+	};
+	const total = (label, key) => {
+		const amount = format_currency(summary[key].amount, summary.currency);
+		return `<span class="op-party-deals-${key}">${label}: <b>${summary[key].count}</b> · ${amount}</span>`;
+	};
+	const totals = [total(__("Open"), "open"), total(__("Won"), "won"), total(__("Lost"), "lost")];
+	const not_summed = summary.not_summed
+		? `<div class="text-muted small">${__(
+				"{0} deal(s) of companies with another currency are counted but not summed.",
+				[summary.not_summed]
+		  )}</div>`
+		: "";
+	const list_url = `/app/opportunity?party_name=${encodeURIComponent(frm.doc.party_name)}`;
+	const more =
+		summary.total.count > data.deals.length
+			? `<a href="${list_url}">${__("All {0} deals", [summary.total.count])}</a>`
+			: "";
+	return `
+		<div class="op-party-deals">
+			<table class="table table-sm table-bordered op-party-deals-table">
+				<thead><tr>
+					<th>${__("Deal")}</th>
+					<th>${__("Status")}</th>
+					<th>${__("Stage")}</th>
+					<th class="text-right">${__("Amount ({0})", [esc(summary.currency)])}</th>
+					<th>${__("Expected Closing / Lost On")}</th>
+				</tr></thead>
+				<tbody>${data.deals.map(row).join("")}</tbody>
+			</table>
+			<p class="op-party-deals-totals">${totals.join(" &nbsp;|&nbsp; ")}</p>
+			${not_summed}
+			${more}
+		</div>`;
 };

@@ -1,0 +1,201 @@
+"""Win/loss analysis over REST: `/api/method/opportunity_plus.api.winloss.get_win_loss`.
+
+Covers the closed opportunities the caller may read (role, user permissions, permission query conditions
+and shares apply, exactly as in the forecast) whose closing date falls in the window. The database sums
+them by month and lost reason, by competitor and by dimension and status; core.winloss turns the sums
+into rows. Amounts are in the company's currency (ERPNext's base amounts).
+
+The closing date of a deal: the day it was declared lost (`op_lost_on`) for a Lost deal; else the last
+time the deal history recorded its status changing to the current one; else its last modification.
+"""
+
+from dataclasses import asdict
+from datetime import date
+
+import frappe
+from frappe import _
+
+from opportunity_plus.api.forecast import GROUP_COLUMNS, _where, default_company
+from opportunity_plus.core.forecast import Bucket
+from opportunity_plus.core.stages import CLOSED_STATUSES
+from opportunity_plus.core.winloss import (
+	DIMENSIONS,
+	LossBucket,
+	lost_by_competitor,
+	lost_reasons_by_month,
+	win_rate_total,
+	win_rates,
+)
+
+# The closed statuses core.forecast.outcome counts as lost.
+LOST_STATUSES = ("Lost", "Closed")
+# The tag tables of a lost deal: child doctype and the field holding the tag.
+TAG_TABLES = {
+	"lost_reasons": ("Opportunity Lost Reason Detail", "lost_reason"),
+	"competitors": ("Competitor Detail", "competitor"),
+}
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_win_loss(
+	company: str | None = None,
+	from_date: str | None = None,
+	to_date: str | None = None,
+	dimension: str = "source",
+) -> dict:
+	"""Lost reasons by month, lost deals by competitor and the win rate by `dimension` (source,
+	opportunity_type, owner or territory) of the deals closed between the dates (both optional)."""
+	return build_win_loss(company, from_date, to_date, dimension)
+
+
+def build_win_loss(company, from_date, to_date, dimension) -> dict:
+	company = company or default_company()
+	if not company:
+		frappe.throw(
+			_("Select a company: the win/loss analysis never mixes companies' currencies."),
+			title=_("Company"),
+		)
+	if not frappe.db.exists("Company", company):
+		frappe.throw(_("Company {0} does not exist.").format(company), title=_("Company"))
+	if dimension not in DIMENSIONS:
+		frappe.throw(
+			_("Cannot break the win rate down by {0}. Choose one of: {1}.").format(
+				dimension, ", ".join(DIMENSIONS)
+			)
+		)
+	if not frappe.has_permission("Opportunity", "read"):
+		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	from_date, to_date = _date(from_date, _("From Date")), _date(to_date, _("To Date"))
+	if from_date and to_date and from_date > to_date:
+		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
+
+	# The company and the caller's read restrictions, exactly as the forecast applies them.
+	where, values = _where(company, None, None, {})
+	values.update(
+		closed_statuses=tuple(sorted(CLOSED_STATUSES)),
+		lost_statuses=LOST_STATUSES,
+		from_date=from_date,
+		to_date=to_date,
+	)
+	window = _window(from_date, to_date)
+
+	rates = win_rates(_outcome_buckets(company, dimension, where, window, values), dimension)
+	total = win_rate_total(rates)
+	trend = lost_reasons_by_month(
+		_loss_buckets("lost_reasons", where, window, values, by_month=True),
+		first_month=from_date,
+		last_month=to_date,
+	)
+	competitors = lost_by_competitor(
+		_loss_buckets("competitors", where, window, values, by_month=False), lost_deals=total.lost_count
+	)
+	return {
+		"company": company,
+		"currency": frappe.get_cached_value("Company", company, "default_currency"),
+		"from_date": str(from_date) if from_date else None,
+		"to_date": str(to_date) if to_date else None,
+		"dimension": dimension,
+		"lost_reasons": asdict(trend),
+		"competitors": [asdict(row) for row in competitors],
+		"win_rate": {"rows": [asdict(row) for row in rates], "total": asdict(total)},
+	}
+
+
+def _date(value, label: str) -> date | None:
+	if value in (None, ""):
+		return None
+	if isinstance(value, date):
+		return value
+	try:
+		return date.fromisoformat(str(value).strip())
+	except ValueError:
+		frappe.throw(
+			_("{0} must be a date written as YYYY-MM-DD, not {1}.").format(label, value),
+			title=_("Invalid Date"),
+		)
+
+
+def _window(from_date: date | None, to_date: date | None) -> str:
+	conditions = ["1 = 1"]
+	if from_date:
+		conditions.append("deal.`closed_on` >= %(from_date)s")
+	if to_date:
+		conditions.append("deal.`closed_on` <= %(to_date)s")
+	return " and ".join(conditions)
+
+
+def _closed_deals(where: str, extra_columns: str = "") -> str:
+	"""A derived table of the permitted closed deals with their closing date (see the module docstring).
+
+	`tabOpportunity` is not aliased because the match conditions name it.
+	"""
+	return f"""
+		select `tabOpportunity`.`name`, `tabOpportunity`.`status`,
+			`tabOpportunity`.`base_opportunity_amount` as base_amount, {extra_columns}
+			date(coalesce(
+				if(`tabOpportunity`.`status` = 'Lost', `tabOpportunity`.`op_lost_on`, null),
+				(
+					select max(history.`changed_on`)
+					from `tabOpportunity History` history
+					where history.`opportunity` = `tabOpportunity`.`name`
+						and history.`changed_field` = 'status'
+						and history.`to_value` = `tabOpportunity`.`status`
+				),
+				`tabOpportunity`.`modified`
+			)) as closed_on
+		from `tabOpportunity`
+		where {where} and `tabOpportunity`.`status` in %(closed_statuses)s
+	"""
+
+
+def _outcome_buckets(company: str, dimension: str, where: str, window: str, values: dict) -> list[Bucket]:
+	rows = frappe.db.sql(
+		f"""
+		select deal.`group_value`, deal.`status`, count(*) as deal_count, sum(deal.`base_amount`) as base_amount
+		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension]} as group_value,")}) deal
+		where {window}
+		group by deal.`group_value`, deal.`status`
+		order by null
+		""",
+		values,
+		as_dict=True,
+	)
+	return [
+		Bucket(
+			company=company,
+			value=row.group_value,
+			status=row.status,
+			count=row.deal_count,
+			base_amount=row.base_amount,
+			weighted_amount=0,
+		)
+		for row in rows
+	]
+
+
+def _loss_buckets(tags: str, where: str, window: str, values: dict, *, by_month: bool) -> list[LossBucket]:
+	"""Lost deals summed by tag (and month): each deal once per distinct non-blank tag, else once untagged."""
+	doctype, field = TAG_TABLES[tags]
+	month = "last_day(deal.`closed_on`)" if by_month else "null"
+	rows = frappe.db.sql(
+		f"""
+		select {month} as month_end, tag.`tag`, count(*) as deal_count, sum(deal.`base_amount`) as base_amount
+		from ({_closed_deals(where)}) deal
+		left join (
+			select `parent`, `{field}` as tag
+			from `tab{doctype}`
+			where `parenttype` = 'Opportunity' and `parentfield` = %(tag_field)s and ifnull(`{field}`, '') != ''
+			group by `parent`, `{field}`
+		) tag on tag.`parent` = deal.`name`
+		where deal.`status` in %(lost_statuses)s and {window}
+		group by month_end, tag.`tag`
+		order by null
+		""",
+		{**values, "tag_field": tags},
+		as_dict=True,
+	)
+	return [
+		LossBucket(closed_on=row.month_end, tag=row.tag, count=row.deal_count, base_amount=row.base_amount)
+		for row in rows
+	]
