@@ -91,6 +91,20 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 			"fieldtype": "HTML",
 			"insert_after": "op_history_section",
 		},
+		{
+			"fieldname": "op_party_deals_section",
+			"label": "Party's Deals",
+			"fieldtype": "Section Break",
+			"insert_after": "op_history_html",
+			"collapsible": 1,
+			"depends_on": "eval:!doc.__islocal",
+		},
+		{
+			"fieldname": "op_party_deals_html",
+			"label": "Party's Deals",
+			"fieldtype": "HTML",
+			"insert_after": "op_party_deals_section",
+		},
 	],
 }
 
