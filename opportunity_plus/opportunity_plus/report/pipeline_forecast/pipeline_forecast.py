@@ -33,7 +33,7 @@ def execute(filters: dict | None = None):
 	none_label = _("Not Set")
 	data = [_row(row, none_label, currency) for row in result["rows"]]
 	if data:
-		data.append({**_row(result["total"], _("Total"), currency), "bold": 1})
+		data.append({**_row(result["total"], none_label, currency), "key": _("Total"), "bold": 1})
 	return _columns(group_label), data, None, _chart(result["chart"], none_label, currency)
 
 
