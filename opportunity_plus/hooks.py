@@ -15,8 +15,15 @@ before_uninstall = "opportunity_plus.setup.install.before_uninstall"
 
 # Desk scripts for ERPNext doctypes
 # ---------------------------------
-doctype_js = {"Opportunity": "public/js/opportunity.js"}
+doctype_js = {"Opportunity": ["public/js/opportunity.js", "public/js/opportunity_mappers.js"]}
 doctype_list_js = {"Opportunity": "public/js/opportunity_list.js"}
+
+# ERPNext endpoints rerouted to the app
+# -------------------------------------
+# Opportunity > Create > Quotation calls this path: ERPNext's mapper runs, then the app completes it.
+override_whitelisted_methods = {
+	"erpnext.crm.doctype.opportunity.opportunity.make_quotation": "opportunity_plus.api.mappers.make_quotation",
+}
 
 # Document events
 # ---------------
@@ -28,6 +35,7 @@ doc_events = {
 		"on_trash": "opportunity_plus.events.opportunity.on_trash",
 	},
 	"Quotation": {
+		"on_submit": "opportunity_plus.events.quotation.on_submit",
 		"on_update_after_submit": "opportunity_plus.events.quotation.on_update_after_submit",
 	},
 	"Sales Stage": {

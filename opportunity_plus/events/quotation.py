@@ -1,6 +1,35 @@
-"""doc_events for ERPNext's Quotation: a lost quotation carries its reasons to its opportunities."""
+"""doc_events for ERPNext's Quotation: a submitted quotation moves its opportunities to the proposal
+stage; a lost quotation carries its reasons to its opportunities."""
 
 import frappe
+from frappe.utils import flt
+
+from opportunity_plus.core.mapping import stage_after_quotation
+from opportunity_plus.pipeline import get_settings, get_stages
+
+
+def on_submit(doc, method=None) -> None:
+	"""ERPNext has just set the status of the quotation's opportunities to Quotation (with db_set):
+	move each one's stage to the configured proposal stage, never backwards (core.mapping)."""
+	stages = get_stages()
+	settings = get_settings()
+	target = stages.get(settings.quotation_stage or "")
+	if not target:
+		return
+	names = {doc.opportunity} | {item.prevdoc_docname for item in doc.items if item.get("prevdoc_docname")}
+	for name in sorted(filter(None, names)):
+		if not frappe.db.exists("Opportunity", name):
+			continue
+		opportunity = frappe.get_doc("Opportunity", name)
+		stage = stage_after_quotation(opportunity.status, stages.get(opportunity.sales_stage or ""), target)
+		if not stage:
+			continue
+		values = {"sales_stage": stage, "op_probability_overridden": 0}
+		if settings.probability_follows_stage:
+			values["probability"] = flt(target.probability)
+		# As ERPNext updates the status: on the quotation's behalf, whatever the user's rights on the
+		# opportunity, and without its validation (history is still recorded by its on_change).
+		opportunity.db_set(values, update_modified=False)
 
 
 def on_update_after_submit(doc, method=None) -> None:

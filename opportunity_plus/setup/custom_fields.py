@@ -106,6 +106,26 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 			"insert_after": "op_party_deals_section",
 		},
 	],
+	# ERPNext's RFQ mapper maps each opportunity line to fields Request for Quotation Item does not have;
+	# these keep the link (set by api.mappers.make_request_for_quotation).
+	"Request for Quotation Item": [
+		{
+			"fieldname": "op_opportunity",
+			"label": "Opportunity",
+			"fieldtype": "Link",
+			"options": "Opportunity",
+			"insert_after": "material_request_item",
+			"read_only": 1,
+		},
+		{
+			"fieldname": "op_opportunity_item",
+			"label": "Opportunity Item",
+			"fieldtype": "Data",
+			"insert_after": "op_opportunity",
+			"read_only": 1,
+			"hidden": 1,
+		},
+	],
 }
 
 # Changes to ERPNext's own fields, as Property Setters tagged with the app's module.

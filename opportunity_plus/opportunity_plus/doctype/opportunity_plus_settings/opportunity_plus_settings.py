@@ -33,6 +33,7 @@ class OpportunityPlusSettings(Document):
 		auto_close_warning_days: DF.Int
 		close_date_required_from_stage: DF.Link | None
 		probability_follows_stage: DF.Check
+		quotation_stage: DF.Link | None
 		require_lost_reason: DF.Check
 	# end: auto-generated types
 
