@@ -10,7 +10,15 @@ from opportunity_plus.api.forecast import build_forecast, current_quarter
 
 
 def _card(value, fieldtype: str, route: list, route_options: dict | None = None) -> dict:
-	return {"value": value, "fieldtype": fieldtype, "route": route, "route_options": route_options or {}}
+	# The card formats the value with this dict as its field: a precision keeps "33.3 %" from
+	# showing the site's float precision.
+	return {
+		"value": value,
+		"fieldtype": fieldtype,
+		"precision": 1 if fieldtype == "Percent" else None,
+		"route": route,
+		"route_options": route_options or {},
+	}
 
 
 @frappe.whitelist()
