@@ -15,7 +15,10 @@ before_uninstall = "opportunity_plus.setup.install.before_uninstall"
 
 # Desk scripts for ERPNext doctypes
 # ---------------------------------
-doctype_js = {"Opportunity": ["public/js/opportunity.js", "public/js/opportunity_mappers.js"]}
+doctype_js = {
+	"Opportunity": ["public/js/opportunity.js", "public/js/opportunity_mappers.js"],
+	"Lead": "public/js/lead.js",
+}
 doctype_list_js = {"Opportunity": "public/js/opportunity_list.js"}
 
 # ERPNext endpoints rerouted to the app

@@ -316,3 +316,64 @@ def _opportunity_to_map(name: str, doctype: str, target: str) -> Document:
 		message.format(opportunity.name, _(doctype)),
 		title=_("Cannot Make {0}").format(_(doctype)),
 	)
+
+
+# --- Expected margin -------------------------------------------------------------------------------
+
+
+@frappe.whitelist()
+def get_expected_margin(opportunity: str) -> dict:
+	"""What the deal would earn if each item were bought at its best supplier rate.
+
+	The best rate is the lowest base (company-currency) rate among the non-cancelled Supplier Quotations
+	linked to the opportunity that the caller may read; an unpriced supplier line (rate 0) does not count.
+	Per item and in total: selling value (qty * base rate), best cost, margin, margin %, and the items no
+	supplier has priced yet (left out of cost and margin).
+	"""
+	doc = frappe.get_doc(OPPORTUNITY, opportunity)
+	doc.check_permission("read")
+	quotations = frappe.get_list(
+		"Supplier Quotation", filters={"opportunity": doc.name, "docstatus": ["<", 2]}, pluck="name"
+	)
+	codes = list({row.item_code for row in doc.items if row.item_code})
+	quoted = (
+		frappe.get_all(
+			"Supplier Quotation Item",
+			filters={
+				"parenttype": "Supplier Quotation",
+				"parent": ["in", quotations],
+				"item_code": ["in", codes],
+			},
+			fields=["item_code", "base_rate"],
+		)
+		if quotations and codes
+		else []
+	)
+	result = mapping.expected_margin(
+		[mapping.SellingLine(row.item_code, flt(row.qty), flt(row.base_rate)) for row in doc.items],
+		[(row.item_code, row.base_rate) for row in quoted],
+	)
+	return {
+		"opportunity": doc.name,
+		"currency": frappe.get_cached_value("Company", doc.company, "default_currency"),
+		"items": [
+			{
+				"idx": row.idx,
+				"item_code": line.item_code,
+				"qty": line.qty,
+				"selling": flt(line.selling, 2),
+				"best_rate": line.best_rate,
+				"best_cost": None if line.best_cost is None else flt(line.best_cost, 2),
+				"margin": None if line.margin is None else flt(line.margin, 2),
+				"margin_percent": None if line.margin_percent is None else flt(line.margin_percent, 2),
+			}
+			for row, line in zip(doc.items, result.lines, strict=True)
+		],
+		"selling": flt(result.selling, 2),
+		"priced_selling": flt(result.priced_selling, 2),
+		"best_cost": flt(result.cost, 2),
+		"margin": flt(result.margin, 2),
+		"margin_percent": None if result.margin_percent is None else flt(result.margin_percent, 2),
+		"items_without_supplier_rate": result.unpriced,
+		"supplier_quotations": len(quotations),
+	}

@@ -143,3 +143,97 @@ def plan_supplier_quotations(
 		else:
 			unassigned.append(line)
 	return SupplierPlan(groups=groups, unassigned=unassigned)
+
+
+@dataclass(frozen=True)
+class SellingLine:
+	"""One opportunity line in the company currency: what it sells for."""
+
+	item_code: str
+	qty: float
+	rate: float
+
+
+@dataclass(frozen=True)
+class LineMargin:
+	"""`best_cost`, `margin` and `margin_percent` are None while no supplier has quoted the item."""
+
+	item_code: str
+	qty: float
+	selling: float
+	best_rate: float | None
+	best_cost: float | None
+	margin: float | None
+	margin_percent: float | None
+
+
+@dataclass(frozen=True)
+class ExpectedMargin:
+	"""Totals over the whole opportunity.
+
+	`selling` counts every line; `cost`, `margin` and `margin_percent` count only the lines with a
+	supplier rate (`priced_selling` is their selling value), so an unquoted line never reads as pure
+	margin. `unpriced` names the items still without a supplier rate.
+	"""
+
+	lines: list[LineMargin]
+	selling: float
+	priced_selling: float
+	cost: float
+	margin: float
+	margin_percent: float | None
+	unpriced: list[str]
+
+
+def best_buying_rates(quoted: Iterable[tuple[str, float | None]]) -> dict[str, float]:
+	"""The lowest rate quoted per item; a rate of 0 or none is a line the supplier has not priced yet."""
+	best: dict[str, float] = {}
+	for item_code, rate in quoted:
+		rate = _amount(rate)
+		if item_code and rate > 0 and (item_code not in best or rate < best[item_code]):
+			best[item_code] = rate
+	return best
+
+
+def _percent(margin: float, selling: float) -> float | None:
+	return margin / selling * 100 if selling else None
+
+
+def expected_margin(
+	lines: Iterable[SellingLine], quoted: Iterable[tuple[str, float | None]]
+) -> ExpectedMargin:
+	"""The margin the deal would make if each item were bought at its best supplier rate.
+
+	Per line: selling = qty * rate, cost = qty * the lowest rate quoted for the item, margin = selling -
+	cost, margin % of selling. Rates are in the company currency (base rates) on both sides.
+	"""
+	best = best_buying_rates(quoted)
+	results: list[LineMargin] = []
+	unpriced: list[str] = []
+	for line in lines:
+		qty = _amount(line.qty)
+		selling = qty * _amount(line.rate)
+		rate = best.get(line.item_code)
+		if rate is None:
+			results.append(LineMargin(line.item_code, qty, selling, None, None, None, None))
+			if line.item_code not in unpriced:
+				unpriced.append(line.item_code)
+			continue
+		cost = qty * rate
+		margin = selling - cost
+		results.append(
+			LineMargin(line.item_code, qty, selling, rate, cost, margin, _percent(margin, selling))
+		)
+	priced = [line for line in results if line.best_cost is not None]
+	priced_selling = sum(line.selling for line in priced)
+	cost = sum(line.best_cost for line in priced)
+	margin = priced_selling - cost
+	return ExpectedMargin(
+		lines=results,
+		selling=sum(line.selling for line in results),
+		priced_selling=priced_selling,
+		cost=cost,
+		margin=margin,
+		margin_percent=_percent(margin, priced_selling),
+		unpriced=unpriced,
+	)

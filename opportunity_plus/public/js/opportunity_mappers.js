@@ -9,7 +9,10 @@ frappe.ui.form.on("Opportunity", {
 		// with all the items, and an RFQ whose lines lose their opportunity line. Replace both.
 		frm.remove_custom_button(__("Supplier Quotation"), __("Create"));
 		frm.remove_custom_button(__("Request For Quotation"), __("Create"));
+		// the form is reused for the next opportunity: drop the last one's margin
+		$(frm.layout.wrapper).find(".op-expected-margin").remove();
 		if (frm.is_new() || !(frm.doc.items || []).length) return;
+		opportunity_plus.show_expected_margin(frm);
 		if (["Lost", "Closed"].includes(frm.doc.status)) return;
 		frm.add_custom_button(
 			__("Supplier Quotation"),
@@ -196,5 +199,40 @@ opportunity_plus.make_request_for_quotation = function (frm) {
 				},
 			});
 			dialog.show();
+		});
+};
+
+// A short "Expected margin" line above the form: the margin at the best supplier rates quoted so far.
+// Its own block under the headline (which the overdue banner uses), since v15 puts dashboard sections
+// in the Connections tab.
+opportunity_plus.show_expected_margin = function (frm) {
+	frappe
+		.call({
+			method: "opportunity_plus.api.mappers.get_expected_margin",
+			args: { opportunity: frm.doc.name },
+		})
+		.then(({ message: margin }) => {
+			if (!margin || frm.doc.name !== margin.opportunity) return;
+			const esc = frappe.utils.escape_html;
+			const money = (value) => format_currency(value, margin.currency);
+			const missing = margin.items_without_supplier_rate;
+			let html;
+			if (missing.length === margin.items.length) {
+				html = __("No supplier rates yet (selling {0}).", [money(margin.selling)]);
+			} else {
+				const color = margin.margin < 0 ? "red" : "green";
+				html = __("{0} ({1}%) on selling {2} at the best supplier cost {3}.", [
+					`<b class="text-${color}">${money(margin.margin)}</b>`,
+					format_number(margin.margin_percent || 0, null, 1),
+					money(margin.priced_selling),
+					money(margin.best_cost),
+				]);
+				if (missing.length) {
+					html += " " + __("No supplier rate yet for: {0}.", [esc(missing.join(", "))]);
+				}
+			}
+			$(frm.layout.wrapper).find(".op-expected-margin").remove();
+			$(`<div class="form-message blue op-expected-margin">
+				<b>${__("Expected margin")}:</b> ${html}</div>`).insertAfter(frm.layout.message);
 		});
 };

@@ -486,3 +486,56 @@ class TestMakeRequestForQuotation(FrappeTestCase):
 			mappers.make_request_for_quotation(opp.name, [chosen])
 		frappe.set_user("Administrator")
 		self.assertEqual(count("Request for Quotation"), before)
+
+
+# --- Expected margin -------------------------------------------------------------------------------
+
+
+def supplier_quotation(opportunity_name: str, lines, *, submit=False, cancel=False) -> str:
+	"""A supplier quotation for the opportunity with `lines` as (item_code, qty, rate)."""
+	doc = frappe.get_doc(
+		{
+			"doctype": "Supplier Quotation",
+			"supplier": supplier(),
+			"company": factories.company(),
+			"opportunity": opportunity_name,
+			"items": [{"item_code": code, "qty": qty, "rate": rate} for code, qty, rate in lines],
+		}
+	)
+	doc.run_method("set_missing_values")
+	doc.insert(ignore_permissions=True)
+	if submit or cancel:
+		doc.submit()
+	if cancel:
+		doc.cancel()
+	return doc.name
+
+
+class TestExpectedMargin(FrappeTestCase):
+	def test_the_best_supplier_rate_sets_the_margin(self):
+		turbine, blade = item(), item()
+		opp = deal([(turbine, 2, 100), (blade, 5, 10)])
+		supplier_quotation(opp.name, [(turbine, 2, 80), (blade, 5, 0)])
+		supplier_quotation(opp.name, [(turbine, 2, 70)], submit=True)
+		supplier_quotation(opp.name, [(turbine, 2, 50)], cancel=True)  # cancelled: ignored
+		supplier_quotation(deal([(turbine, 1, 1)]).name, [(turbine, 1, 10)])  # another deal's
+
+		result = mappers.get_expected_margin(opp.name)
+
+		first, second = result["items"]
+		self.assertEqual((first["item_code"], first["selling"], first["best_rate"]), (turbine, 200, 70))
+		self.assertEqual((first["best_cost"], first["margin"], first["margin_percent"]), (140, 60, 30))
+		# quoted at 0 only: not priced yet
+		self.assertEqual((second["selling"], second["best_cost"], second["margin"]), (50, None, None))
+		self.assertEqual(result["items_without_supplier_rate"], [blade])
+		self.assertEqual((result["selling"], result["priced_selling"]), (250, 200))
+		self.assertEqual((result["best_cost"], result["margin"], result["margin_percent"]), (140, 60, 30))
+		self.assertEqual(result["supplier_quotations"], 2)
+
+	def test_without_read_permission_on_the_opportunity_it_is_refused(self):
+		mine, theirs = factories.territory(), factories.territory()
+		opp = deal([(item(), 1, 10)], territory=theirs)
+		frappe.set_user(factories.sales_user(territory_name=mine))
+		with self.assertRaises(frappe.PermissionError):
+			mappers.get_expected_margin(opp.name)
+		frappe.set_user("Administrator")

@@ -185,3 +185,45 @@ def test_the_fallback_never_replaces_a_default_supplier():
 def test_an_empty_opportunity_plans_nothing():
 	plan = mapping.plan_supplier_quotations([], "Other Co")
 	assert plan.groups == {} and plan.complete
+
+
+# --- expected margin -------------------------------------------------------------------------------
+
+
+def test_the_lowest_positive_supplier_rate_is_the_best():
+	quoted = [("A", 9), ("A", 7.5), ("A", 0), ("B", None), ("B", 4), ("", 1)]
+	assert mapping.best_buying_rates(quoted) == {"A": 7.5, "B": 4}
+
+
+def test_expected_margin_per_line_and_in_total():
+	lines = [mapping.SellingLine("A", 10, 12), mapping.SellingLine("B", 2, 50)]
+	result = mapping.expected_margin(lines, [("A", 9), ("A", 8), ("B", 40)])
+	first, second = result.lines
+	assert (first.selling, first.best_rate, first.best_cost, first.margin) == (120, 8, 80, 40)
+	assert first.margin_percent == pytest.approx(100 / 3)
+	assert (second.selling, second.best_cost, second.margin, second.margin_percent) == (100, 80, 20, 20)
+	assert (result.selling, result.priced_selling, result.cost, result.margin) == (220, 220, 160, 60)
+	assert result.margin_percent == pytest.approx(60 / 220 * 100)
+	assert result.unpriced == []
+
+
+def test_unquoted_items_are_listed_and_left_out_of_cost_and_margin():
+	lines = [
+		mapping.SellingLine("A", 1, 100),
+		mapping.SellingLine("B", 3, 10),
+		mapping.SellingLine("B", 1, 10),
+	]
+	result = mapping.expected_margin(lines, [("A", 60), ("B", 0)])
+	assert result.unpriced == ["B"]
+	assert [line.margin for line in result.lines] == [40, None, None]
+	assert (result.selling, result.priced_selling, result.cost, result.margin) == (140, 100, 60, 40)
+	assert result.margin_percent == 40
+
+
+def test_no_selling_value_has_no_margin_percent():
+	result = mapping.expected_margin([mapping.SellingLine("A", 1, 0)], [("A", 5)])
+	assert (result.lines[0].margin, result.lines[0].margin_percent) == (-5, None)
+	assert result.margin_percent is None
+	empty = mapping.expected_margin([], [])
+	assert (empty.selling, empty.cost, empty.margin, empty.margin_percent) == (0, 0, 0, None)
+	assert empty.unpriced == []
