@@ -215,11 +215,23 @@ def warn(rows_by_name: dict, decisions: list[rules.Decision], today) -> None:
 			pluck=True,
 		)
 	)
+	# One query for the owners' enabled flag instead of one per warned opportunity.
+	candidates = {
+		user
+		for decision in decisions
+		for user in (rows_by_name[decision.name].opportunity_owner, rows_by_name[decision.name].owner)
+		if user and user not in ("Administrator", "Guest")
+	}
+	enabled = set(
+		frappe.get_all("User", filters={"name": ("in", list(candidates)), "enabled": 1}, pluck="name")
+		if candidates
+		else []
+	)
 	for decision in decisions:
 		if decision.name not in not_warned_today:
 			continue
 		row = rows_by_name[decision.name]
-		user = _owner(row)
+		user = _owner(row, enabled)
 		if user:
 			frappe.get_doc(
 				{
@@ -243,11 +255,9 @@ def warn(rows_by_name: dict, decisions: list[rules.Decision], today) -> None:
 		frappe.db.set_value("Opportunity", row.name, "op_autoclose_warned_on", today, update_modified=False)
 
 
-def _owner(row) -> str | None:
-	for user in (row.opportunity_owner, row.owner):
-		if user and user not in ("Administrator", "Guest") and frappe.db.get_value("User", user, "enabled"):
-			return user
-	return None
+def _owner(row, enabled_users: set[str]) -> str | None:
+	"""Who is warned: the opportunity owner, else its creator, if that is an enabled person."""
+	return next((user for user in (row.opportunity_owner, row.owner) if user in enabled_users), None)
 
 
 def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses) -> list[str]:
