@@ -10,8 +10,9 @@ looks like: mostly open deals in early stages, closed outcomes mostly in the pas
 owners, territories, sources and types.
 
 Everything generated is recognisable by its name, so `--remove` deletes exactly that and nothing else:
-opportunities `OPBENCH-<n>`, customers `OPBENCH-CUST-<n>`, leads `OPBENCH-LEAD-<n>`, territories
-`OPBENCH-<region>`, users `opbench.<first>@example.invalid` and Currency Exchange `OPBENCH-<from>-<to>`.
+opportunities `OPBENCH-<n>` and their item lines `OPBENCH-<n>-<line>`, items `OPBENCH-ITEM-<n>`, customers
+`OPBENCH-CUST-<n>`, leads `OPBENCH-LEAD-<n>`, territories `OPBENCH-<region>`, users
+`opbench.<first>@example.invalid` and Currency Exchange `OPBENCH-<from>-<to>`.
 Existing Sales Stages, Lead Sources and Opportunity Types are used as they are (the three types are created
 only if missing, and then kept). No index is added: the benchmarks measure the stock table.
 """
@@ -30,6 +31,7 @@ SITE = "opplus.localhost"
 COMPANY = "Wind Power LLC"
 PREFIX = "OPBENCH-"
 CUSTOMER_PREFIX = f"{PREFIX}CUST-"
+ITEM_PREFIX = f"{PREFIX}ITEM-"
 LEAD_PREFIX = f"{PREFIX}LEAD-"
 USER_DOMAIN = "@example.invalid"
 USER_PREFIX = "opbench."
@@ -48,6 +50,13 @@ OPPORTUNITY_TYPES = ("Sales", "Support", "Maintenance")
 OPPORTUNITY_TYPE_WEIGHTS = (70, 15, 15)
 CUSTOMER_COUNT = 100
 LEAD_COUNT = 100
+ITEM_COUNT = 60
+# Share of deals with item lines, and how many lines those have (the rest carry an amount only, as many
+# real pipelines do for early-stage deals).
+ITEM_LINE_SHARE = 0.6
+ITEM_LINES = (1, 2, 3, 4)
+ITEM_LINE_WEIGHTS = (45, 30, 15, 10)
+ITEM_THEMES = ("Blade set", "Gearbox", "Pitch motor", "Yaw bearing", "Controller", "Service hours")
 
 # Closed outcomes are mostly in the past; deals closing later are mostly still open.
 STATUS_WEIGHTS_PAST = {"Open": 20, "Quotation": 8, "Replied": 7, "Converted": 30, "Lost": 25, "Closed": 10}
@@ -111,6 +120,31 @@ OPPORTUNITY_FIELDS = (
 	"language",
 	"op_is_overdue",
 	"op_probability_overridden",
+	"total",
+	"base_total",
+)
+
+ITEM_FIELDS = (
+	"name",
+	"creation",
+	"modified",
+	"modified_by",
+	"owner",
+	"docstatus",
+	"idx",
+	"parent",
+	"parenttype",
+	"parentfield",
+	"item_code",
+	"item_name",
+	"item_group",
+	"description",
+	"uom",
+	"qty",
+	"rate",
+	"amount",
+	"base_rate",
+	"base_amount",
 )
 
 
@@ -179,11 +213,13 @@ def ensure_helpers(rng: random.Random, now: datetime) -> dict:
 	frappe.db.commit()
 	ensure_currency_exchange(now)
 	parties = ensure_parties(rng, now)
+	items = ensure_items(rng, now)
 	stages = load_stages()
 	sources = frappe.get_all("Lead Source", pluck="name", order_by="name")
 	territories = [*territory_names(), *existing_leaf_territories()]
 	return {
 		"parties": parties,
+		"items": items,
 		"stages": stages,
 		"sources": sources,
 		"territories": territories,
@@ -309,6 +345,27 @@ def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, st
 	return parties
 
 
+def ensure_items(rng: random.Random, now: datetime) -> list[tuple[str, str, str, float]]:
+	"""ITEM_COUNT non-stock sales items, bulk-inserted once; returns (code, name, group, list rate)."""
+	group = frappe.db.get_value("Item Group", {"is_group": 0}, "name", order_by="lft") or "All Item Groups"
+	items = [
+		(f"{ITEM_PREFIX}{number:03d}", f"{ITEM_THEMES[number % len(ITEM_THEMES)]} {number:03d}", group)
+		for number in range(1, ITEM_COUNT + 1)
+	]
+	rates = [round(rng.lognormvariate(7.5, 1.0), -1) or 10.0 for _item in items]
+	have = set(frappe.get_all("Item", filters={"name": ("like", f"{ITEM_PREFIX}%")}, pluck="name"))
+	rows = [
+		(code, now, now, "Administrator", "Administrator", code, name, group, "Nos", 0, 1, 1, name)
+		for code, name, group in items
+		if code not in have
+	]
+	fields = ["name", "creation", "modified", "modified_by", "owner", "item_code", "item_name", "item_group"]
+	fields += ["stock_uom", "is_stock_item", "is_sales_item", "is_purchase_item", "description"]
+	if rows:
+		insert_rows("Item", fields, rows)
+	return [(*item, rate) for item, rate in zip(items, rates)]
+
+
 def load_stages() -> dict:
 	stages = frappe.get_all(
 		"Sales Stage",
@@ -336,8 +393,9 @@ def load_stages() -> dict:
 
 
 def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date, now: datetime):
-	"""Yield `count` value tuples in OPPORTUNITY_FIELDS order."""
+	"""Yield `count` pairs: a value tuple in OPPORTUNITY_FIELDS order and its item lines in ITEM_FIELDS order."""
 	stages = helpers["stages"]
+	items = helpers["items"]
 	parties, sources, territories, owners = (
 		helpers["parties"],
 		helpers["sources"],
@@ -376,8 +434,24 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 		opportunity_from, party_name, customer_name = rng.choice(parties)
 		opportunity_type = rng.choices(OPPORTUNITY_TYPES, OPPORTUNITY_TYPE_WEIGHTS)[0]
 		owner = rng.choice(owners)
+		name = f"{PREFIX}{number:07d}"
+		lines = []
+		if rng.random() < ITEM_LINE_SHARE:
+			count_lines = rng.choices(ITEM_LINES, ITEM_LINE_WEIGHTS)[0]
+			for idx, (code, item_name, group, list_rate) in enumerate(rng.sample(items, count_lines), 1):
+				qty = rng.choice((1, 1, 2, 3, 5, 10, 20))
+				rate = round(list_rate / rate_divisor(currency), 2)
+				line_amount = round(qty * rate, 2)
+				lines.append(
+					(f"{name}-{idx}", creation, modified, owner, owner, 0, idx, name, "Opportunity", "items")
+					+ (code, item_name, group, item_name, "Nos", qty, rate, line_amount)
+					+ (round(rate * CURRENCIES[currency], 2), round(line_amount * CURRENCIES[currency], 2))
+				)
+			# With item lines, ERPNext's totals are their sum and the deal's amount follows them.
+			amount = round(sum(line[17] for line in lines), 2)
+		total = amount if lines else 0
 		yield (
-			f"{PREFIX}{number:07d}",
+			name,
 			creation,
 			modified,
 			owner,
@@ -407,7 +481,13 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 			"en",
 			int(status in OPEN_STATUSES and expected_closing < today),
 			0,
-		)
+			total,
+			round(total * rate, 2),
+		), lines
+
+
+def rate_divisor(currency: str) -> float:
+	return CURRENCIES[currency]
 
 
 def generate(count: int, seed: int = 42, chunk_size: int = 5000) -> dict:
@@ -426,16 +506,22 @@ def generate(count: int, seed: int = 42, chunk_size: int = 5000) -> dict:
 	frappe.db.commit()
 	helpers_seconds = time.perf_counter() - started
 	started = time.perf_counter()
-	insert_rows(
-		"Opportunity",
-		OPPORTUNITY_FIELDS,
-		opportunity_rows(count, helpers, rng, today, now),
-		chunk_size=chunk_size,
-	)
+	item_lines = 0
+	pairs = opportunity_rows(count, helpers, rng, today, now)
+	while chunk := list(itertools.islice(pairs, chunk_size)):
+		insert_rows("Opportunity", OPPORTUNITY_FIELDS, (row for row, _lines in chunk), chunk_size=chunk_size)
+		lines = [line for _row, chunk_lines in chunk for line in chunk_lines]
+		insert_rows("Opportunity Item", ITEM_FIELDS, lines, chunk_size=chunk_size)
+		item_lines += len(lines)
 	frappe.db.commit()
 	seconds = time.perf_counter() - started
 	inserted = existing_count()
-	return {"inserted": inserted, "seconds": seconds, "helpers_seconds": helpers_seconds}
+	return {
+		"inserted": inserted,
+		"item_lines": item_lines,
+		"seconds": seconds,
+		"helpers_seconds": helpers_seconds,
+	}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -446,6 +532,7 @@ def remove() -> dict:
 	"""Delete the generated opportunities and every helper record this script created, then commit."""
 	started = time.perf_counter()
 	removed = {"Opportunity": _delete_like("Opportunity", f"{PREFIX}%")}
+	removed["Opportunity Item"] = _delete_like("Opportunity Item", f"{PREFIX}%")
 	# Nothing is generated in these, but a developer may have opened and saved a generated deal.
 	for child in ("Opportunity Item", "Opportunity Lost Reason Detail", "Competitor Detail", "CRM Note"):
 		committed(
@@ -453,8 +540,12 @@ def remove() -> dict:
 		)
 	removed["Customer"] = _delete_like("Customer", f"{CUSTOMER_PREFIX}%")
 	removed["Lead"] = _delete_like("Lead", f"{LEAD_PREFIX}%")
+	removed["Item"] = _delete_like("Item", f"{ITEM_PREFIX}%")
 	removed["Currency Exchange"] = _delete_like("Currency Exchange", f"{PREFIX}%")
-	removed["User"] = _delete_like("User", f"{USER_PREFIX}%{USER_DOMAIN}")
+	user_pattern = f"{USER_PREFIX}%{USER_DOMAIN}"
+	committed("delete from `tabHas Role` where parenttype = 'User' and parent like %s", user_pattern)
+	committed("delete from `tabUser Permission` where user like %s", user_pattern)
+	removed["User"] = _delete_like("User", user_pattern)
 	frappe.cache.delete_key("enabled_users")
 	territories = frappe.get_all("Territory", filters={"name": ("like", f"{PREFIX}%")}, pluck="name")
 	for name in territories:
@@ -503,8 +594,8 @@ def main(argv=None) -> None:
 		else:
 			result = generate(args.count, seed=args.seed, chunk_size=args.chunk_size)
 			print(
-				f"inserted {result['inserted']} opportunities in {result['seconds']:.2f} s "
-				f"({result['inserted'] / result['seconds']:.0f} rows/s; "
+				f"inserted {result['inserted']} opportunities with {result['item_lines']} item lines in "
+				f"{result['seconds']:.2f} s ({result['inserted'] / result['seconds']:.0f} opportunities/s; "
 				f"helpers {result['helpers_seconds']:.2f} s)"
 			)
 	finally:

@@ -5,6 +5,7 @@ conditions and shares apply, as in a list view) by group, status and stage; core
 sums into rows. All amounts are in the company's currency (ERPNext's base amounts).
 """
 
+import re
 from dataclasses import asdict, replace
 
 import frappe
@@ -123,8 +124,18 @@ def _where(company, from_date, to_date, filters) -> tuple[str, dict]:
 	# The caller's read restrictions, exactly as a list view applies them.
 	match = DatabaseQuery("Opportunity").build_match_conditions()
 	if match:
-		conditions.append(match)
+		conditions.append(sargable(match))
 	return " and ".join(conditions), values
+
+
+# Frappe's user-permission condition on a link field allows empty values as `ifnull(field, '')=''`,
+# which no index can serve; `(field is null or field='')` means the same and can be a range.
+IFNULL_EMPTY = re.compile(r"ifnull\((`tabOpportunity`\.`\w+`), ''\)=''")
+
+
+def sargable(condition: str) -> str:
+	"""The same condition, with each "empty link" test in a form the optimizer can use an index for."""
+	return IFNULL_EMPTY.sub(r"(\1 is null or \1='')", condition)
 
 
 def _buckets(group_by, where, values, company, kinds) -> list[tuple[Bucket, object]]:
