@@ -18,6 +18,7 @@ import frappe
 from frappe import _
 from frappe.utils import getdate, now_datetime, nowdate
 
+from opportunity_plus import followups
 from opportunity_plus import history as history_rows
 from opportunity_plus.core import autoclose as rules
 from opportunity_plus.pipeline import get_settings
@@ -283,6 +284,8 @@ def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses
 		op_autoclose_warned_on = null where name in %(names)s""",
 		{"now": moment, "user": JOB_USER, "names": names},
 	)
+	# The bulk update runs no hooks: the deals' open follow-ups (Event, ToDo) are closed here.
+	followups.close_for(names)
 	without_reason = set(names) - set(
 		frappe.get_all(
 			"Opportunity Lost Reason Detail",

@@ -28,6 +28,12 @@ override_whitelisted_methods = {
 	"erpnext.crm.doctype.opportunity.opportunity.make_quotation": "opportunity_plus.api.mappers.make_quotation",
 }
 
+# Assignment Rule, with a per-rep cap and never touching closed opportunities (assignment.py).
+# A subclass of Frappe's own: the engine, its rule types and its UI stay Frappe's.
+override_doctype_class = {
+	"Assignment Rule": "opportunity_plus.assignment.OpportunityAssignmentRule",
+}
+
 # Document events
 # ---------------
 doc_events = {
@@ -40,6 +46,14 @@ doc_events = {
 	"Quotation": {
 		"on_submit": "opportunity_plus.events.quotation.on_submit",
 		"on_update_after_submit": "opportunity_plus.events.quotation.on_update_after_submit",
+	},
+	# Minutes to first response: every reply counts, however it was sent (response.py).
+	"Communication": {
+		"on_update": "opportunity_plus.events.communication.on_update",
+	},
+	# A disabled user's open opportunities go back to the assignment rules.
+	"User": {
+		"on_update": "opportunity_plus.events.user.on_update",
 	},
 	"Sales Stage": {
 		"validate": "opportunity_plus.events.sales_stage.validate",
@@ -69,6 +83,12 @@ scheduler_events = {
 		"opportunity_plus.tasks.flag_overdue_opportunities",
 		"opportunity_plus.tasks.reopen_opportunities_with_an_event_today",
 	],
+	"cron": {
+		# Mornings, system time zone: the day's follow-up notifications and the overdue digest.
+		"0 7 * * *": [
+			"opportunity_plus.tasks.send_follow_up_reminders",
+		],
+	},
 	"daily_long": [
 		"opportunity_plus.tasks.auto_close_opportunities",
 	],

@@ -65,3 +65,11 @@ def auto_close_opportunities() -> None:
 	from opportunity_plus import autoclose
 
 	autoclose.run()
+
+
+def send_follow_up_reminders() -> None:
+	"""Mornings: a notification for each follow-up due today, one digest per rep with overdue ones."""
+	from opportunity_plus import followups
+
+	followups.notify_due_today()
+	followups.send_overdue_digests()

@@ -4,6 +4,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt, getdate, now_datetime, today
 
+from opportunity_plus import assignment, followups
 from opportunity_plus import history as history_rows
 from opportunity_plus.core import history
 from opportunity_plus.core import stages as stage_rules
@@ -31,6 +32,8 @@ def validate(doc, method=None) -> None:
 	doc.op_is_overdue = int(
 		is_overdue(doc.status, doc.expected_closing and getdate(doc.expected_closing), getdate(today()))
 	)
+	followups.validate(doc, before)
+	assignment.set_territory_rep(doc, before)
 
 
 def onload(doc, method=None) -> None:
@@ -71,10 +74,12 @@ def on_change(doc, method=None) -> None:
 	if (doc.doctype, doc.name) not in frappe.flags.currently_saving:
 		_follow_status_set_outside_save(doc)
 	_record_history(doc)
+	followups.sync(doc)
 
 
 def on_trash(doc, method=None) -> None:
 	_guard_deletion(doc)
+	followups.on_trash(doc)
 	# The history belongs to the opportunity: it goes with it (its link is ignored on delete, see hooks).
 	frappe.db.delete(HISTORY, {"opportunity": doc.name})
 

@@ -11,6 +11,7 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
+from opportunity_plus import assignment, followups, response
 from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
 from opportunity_plus.setup.custom_fields import MODULE, get_custom_fields, get_property_setters
@@ -26,10 +27,13 @@ def after_install() -> None:
 	seed_sales_stages()
 	sync()
 	backfill_opportunities()
+	response.backfill_first_responses()
 
 
 def after_migrate() -> None:
 	sync()
+	# Sites that had the app before first-response tracking get their earlier replies counted; a no-op after.
+	response.backfill_first_responses()
 
 
 def sync() -> None:
@@ -40,6 +44,8 @@ def sync() -> None:
 	seed_settings_defaults()
 	sync_stock_jobs()
 	ensure_indexes()
+	followups.ensure_calendar_view()
+	assignment.ensure_assignment_rules()
 
 
 def sync_custom_fields() -> None:
@@ -184,9 +190,17 @@ def seed_settings_defaults() -> None:
 	"""
 	meta = frappe.get_meta(SETTINGS)
 	singles = frappe.qb.Table("tabSingles")
-	stored = set(
-		frappe.qb.from_(singles).select(singles.field).where(singles.doctype == SETTINGS).run(pluck=True)
-	)
+	time_fields = {df.fieldname for df in meta.fields if df.fieldtype == "Time"}
+	stored = {
+		field
+		for field, value in frappe.qb.from_(singles)
+		.select(singles.field, singles.value)
+		.where(singles.doctype == SETTINGS)
+		.run()
+		# Frappe fills every Time field of a new document with the current time, whatever its default
+		# (create_new.set_dynamic_default_values): such a value, with its microseconds, was never chosen.
+		if not (field in time_fields and value and "." in str(value))
+	}
 	missing = {
 		df.fieldname: df.default
 		for df in meta.fields
@@ -214,6 +228,8 @@ def before_uninstall() -> None:
 	"""
 	restore_stock_jobs()
 	drop_indexes()
+	followups.remove_calendar_view()
+	assignment.remove_assignment_rules()
 	for doctype, fields in get_custom_fields().items():
 		for name in frappe.get_all(
 			"Custom Field",

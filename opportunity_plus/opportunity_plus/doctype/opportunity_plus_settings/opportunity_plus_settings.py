@@ -24,6 +24,7 @@ class OpportunityPlusSettings(Document):
 
 		allow_deleting_closed: DF.Check
 		amount_from_items: DF.Check
+		assignment_cap: DF.Int
 		auto_close_after_days: DF.Int
 		auto_close_enabled: DF.Check
 		auto_close_open: DF.Check
@@ -32,12 +33,22 @@ class OpportunityPlusSettings(Document):
 		auto_close_rules: DF.Table[OpportunityPlusAutoCloseRule]
 		auto_close_warning_days: DF.Int
 		close_date_required_from_stage: DF.Link | None
+		follow_up_digest: DF.Check
+		follow_up_notify: DF.Check
 		probability_follows_stage: DF.Check
 		quotation_stage: DF.Link | None
+		reassign_on_disable: DF.Check
 		require_lost_reason: DF.Check
+		working_hours_end: DF.Time | None
+		working_hours_start: DF.Time | None
 	# end: auto-generated types
 
 	def validate(self):
+		if self.working_hours_start and self.working_hours_end:
+			from frappe.utils import get_time
+
+			if get_time(self.working_hours_end) <= get_time(self.working_hours_start):
+				frappe.throw(_("The working day must end after it starts."))
 		if cint(self.auto_close_enabled):
 			from opportunity_plus.autoclose import policy_from, validate_policy
 

@@ -1,0 +1,109 @@
+"""Follow-ups over REST.
+
+`GET /api/method/opportunity_plus.api.followups.get_my_follow_ups` lists open follow-ups (the caller's by
+default), `POST /api/method/opportunity_plus.api.followups.set_follow_up` sets or clears one. Setting saves
+the opportunity, so the same validation and Event/ToDo sync run as for the form or
+`PUT /api/resource/Opportunity/<name>` with `op_next_contact_date` and `op_next_contact_by`.
+"""
+
+from datetime import datetime
+
+import frappe
+from frappe.utils import add_days, get_datetime, getdate, nowdate
+
+from opportunity_plus.core import followup as rules
+from opportunity_plus.core.stages import OPEN_STATUSES
+
+MAX_LIMIT = 500
+FIELDS = [
+	"name",
+	"title",
+	"customer_name",
+	"party_name",
+	"opportunity_from",
+	"status",
+	"sales_stage",
+	"opportunity_amount",
+	"currency",
+	"op_next_contact_date",
+	"op_next_contact_by",
+]
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_my_follow_ups(
+	user: str | None = None, till_date: str | None = None, limit: int = MAX_LIMIT
+) -> list[dict]:
+	"""Open follow-ups of `user` (default: the caller), earliest first, up to `till_date` if given.
+
+	Only opportunities the caller may read are listed (roles, user permissions, sharing), so a manager can
+	look at a rep's follow-ups and a rep sees no deal they could not open.
+	"""
+	limit = int(limit)
+	if not 1 <= limit <= MAX_LIMIT:
+		frappe.throw(frappe._("Limit must be between 1 and {0}, not {1}.").format(MAX_LIMIT, limit))
+	return follow_up_rows(user or frappe.session.user, getdate(till_date) if till_date else None, limit)
+
+
+def follow_up_rows(user: str, till_date=None, limit: int = MAX_LIMIT) -> list[dict]:
+	filters = [
+		["status", "in", list(OPEN_STATUSES)],
+		["op_next_contact_by", "=", user],
+		["op_next_contact_date", "is", "set"],
+	]
+	if till_date:
+		filters.append(
+			["op_next_contact_date", "<", datetime.combine(add_days(till_date, 1), datetime.min.time())]
+		)
+	today = getdate(nowdate())
+	rows = frappe.get_list(
+		"Opportunity",
+		filters=filters,
+		fields=FIELDS,
+		order_by="op_next_contact_date asc, name asc",
+		limit_page_length=limit,
+	)
+	return [
+		{
+			"opportunity": row.name,
+			"title": row.title or row.customer_name or row.party_name or row.name,
+			"party": row.customer_name or row.party_name,
+			"opportunity_from": row.opportunity_from,
+			"status": row.status,
+			"sales_stage": row.sales_stage,
+			"amount": row.opportunity_amount,
+			"currency": row.currency,
+			"next_contact_date": row.op_next_contact_date,
+			"next_contact_by": row.op_next_contact_by,
+			"days_overdue": rules.days_overdue(get_datetime(row.op_next_contact_date), today),
+			"due_today": getdate(row.op_next_contact_date) == today,
+		}
+		for row in rows
+	]
+
+
+@frappe.whitelist(methods=["POST"])
+def set_follow_up(
+	opportunity: str, next_contact_date: str | None = None, next_contact_by: str | None = None
+) -> dict:
+	"""Set (or, without a date, clear) the opportunity's follow-up. Needs write permission on it.
+
+	Without `next_contact_by` the follow-up stays with its current person, else goes to the caller.
+	"""
+	doc = frappe.get_doc("Opportunity", opportunity)
+	doc.check_permission("write")
+	if next_contact_date:
+		doc.op_next_contact_date = get_datetime(next_contact_date)
+		doc.op_next_contact_by = next_contact_by or doc.op_next_contact_by or frappe.session.user
+	else:
+		doc.op_next_contact_date = None
+		doc.op_next_contact_by = None
+	doc.save()
+	return {
+		"opportunity": doc.name,
+		"next_contact_date": doc.op_next_contact_date,
+		"next_contact_by": doc.op_next_contact_by,
+		"event": doc.op_follow_up_event,
+		"todo": doc.op_follow_up_todo,
+	}
