@@ -395,7 +395,8 @@ def main(argv=None) -> None:
 			)
 		print()
 		print(
-			f"Auto-close benchmark: site {args.site}, MariaDB {frappe.db.sql('select version()')[0][0]}, "
+			f"Auto-close benchmark: site {args.site}, MariaDB {frappe.db.sql('select version()')[0][0]} "
+			f"(InnoDB buffer pool {int(frappe.db.sql('select @@innodb_buffer_pool_size')[0][0]) // 2**20} MiB), "
 			f"Python {platform.python_version()}"
 		)
 		print(

@@ -184,7 +184,8 @@ def print_results(results: dict, context: dict) -> None:
 	print()
 	print(
 		f"Opportunity forecast benchmark: site {context['site']}, company {context['company']}, "
-		f"MariaDB {context['mariadb']}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+		f"MariaDB {context['mariadb']} (InnoDB buffer pool {buffer_pool_mib()} MiB), "
+		f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
 	)
 	print(
 		f"N = {context['total']} opportunities in the company ({context['generated']} generated); "
@@ -227,6 +228,10 @@ def print_results(results: dict, context: dict) -> None:
 		f"goal: forecast p50 <= {GOAL_QUARTER_MS} ms for a quarter: "
 		f"{'met' if quarter <= GOAL_QUARTER_MS else 'NOT met'} ({quarter:.1f} ms){scale}"
 	)
+
+
+def buffer_pool_mib() -> int:
+	return int(frappe.db.sql("select @@innodb_buffer_pool_size")[0][0]) // 2**20
 
 
 def check_totals(company: str, window: tuple, visible: int) -> None:

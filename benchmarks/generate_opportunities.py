@@ -363,7 +363,7 @@ def ensure_items(rng: random.Random, now: datetime) -> list[tuple[str, str, str,
 	fields += ["stock_uom", "is_stock_item", "is_sales_item", "is_purchase_item", "description"]
 	if rows:
 		insert_rows("Item", fields, rows)
-	return [(*item, rate) for item, rate in zip(items, rates)]
+	return [(*item, rate) for item, rate in zip(items, rates, strict=True)]
 
 
 def load_stages() -> dict:
@@ -440,54 +440,78 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 			count_lines = rng.choices(ITEM_LINES, ITEM_LINE_WEIGHTS)[0]
 			for idx, (code, item_name, group, list_rate) in enumerate(rng.sample(items, count_lines), 1):
 				qty = rng.choice((1, 1, 2, 3, 5, 10, 20))
-				rate = round(list_rate / rate_divisor(currency), 2)
+				# Item rates are in the company currency; the line is in the deal's.
+				rate = round(list_rate / CURRENCIES[currency], 2)
 				line_amount = round(qty * rate, 2)
-				lines.append(
-					(f"{name}-{idx}", creation, modified, owner, owner, 0, idx, name, "Opportunity", "items")
-					+ (code, item_name, group, item_name, "Nos", qty, rate, line_amount)
-					+ (round(rate * CURRENCIES[currency], 2), round(line_amount * CURRENCIES[currency], 2))
+				base_rate, base_amount = (
+					round(rate * CURRENCIES[currency], 2),
+					round(line_amount * CURRENCIES[currency], 2),
 				)
+				meta = (
+					f"{name}-{idx}",
+					creation,
+					modified,
+					owner,
+					owner,
+					0,
+					idx,
+					name,
+					"Opportunity",
+					"items",
+				)
+				values = (
+					code,
+					item_name,
+					group,
+					item_name,
+					"Nos",
+					qty,
+					rate,
+					line_amount,
+					base_rate,
+					base_amount,
+				)
+				lines.append((*meta, *values))
 			# With item lines, ERPNext's totals are their sum and the deal's amount follows them.
 			amount = round(sum(line[17] for line in lines), 2)
 		total = amount if lines else 0
 		yield (
-			name,
-			creation,
-			modified,
-			owner,
-			owner,
-			0,
-			0,
-			NAMING_SERIES,
-			f"{customer_name}: {rng.choice(DEAL_THEMES)}"[:140],
-			opportunity_from,
-			party_name,
-			customer_name,
-			status,
-			opportunity_type,
-			rng.choice(sources),
-			owner,
-			owner_assign[owner],
-			stage,
-			probability,
-			expected_closing,
-			transaction_date,
-			rng.choice(territories),
-			currency,
-			rate,
-			amount,
-			round(amount * rate, 2),
-			COMPANY,
-			"en",
-			int(status in OPEN_STATUSES and expected_closing < today),
-			0,
-			total,
-			round(total * rate, 2),
-		), lines
-
-
-def rate_divisor(currency: str) -> float:
-	return CURRENCIES[currency]
+			(
+				name,
+				creation,
+				modified,
+				owner,
+				owner,
+				0,
+				0,
+				NAMING_SERIES,
+				f"{customer_name}: {rng.choice(DEAL_THEMES)}"[:140],
+				opportunity_from,
+				party_name,
+				customer_name,
+				status,
+				opportunity_type,
+				rng.choice(sources),
+				owner,
+				owner_assign[owner],
+				stage,
+				probability,
+				expected_closing,
+				transaction_date,
+				rng.choice(territories),
+				currency,
+				rate,
+				amount,
+				round(amount * rate, 2),
+				COMPANY,
+				"en",
+				int(status in OPEN_STATUSES and expected_closing < today),
+				0,
+				total,
+				round(total * rate, 2),
+			),
+			lines,
+		)
 
 
 def generate(count: int, seed: int = 42, chunk_size: int = 5000) -> dict:
