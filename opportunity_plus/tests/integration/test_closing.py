@@ -182,6 +182,46 @@ class _NoCommit:
 
 
 class TestAutoClose(AutoCloseCase):
+	def test_closing_a_deal_closes_its_open_follow_up(self):
+		rep = factories.sales_user()
+		opp = factories.opportunity(
+			territory=self.territory,
+			op_next_contact_date=add_to_date(now_datetime(), days=2),
+			op_next_contact_by=rep,
+		)
+		event, todo = frappe.db.get_value(
+			"Opportunity", opp.name, ["op_follow_up_event", "op_follow_up_todo"]
+		)
+		self.assertEqual(frappe.db.get_value("Event", event, "status"), "Open")
+		# Every trace of activity, the follow-up's own included, lies 40 days back.
+		moment = add_to_date(now_datetime(), days=-40)
+		frappe.db.set_value(
+			"Opportunity",
+			opp.name,
+			{"creation": moment, "modified": moment, "op_next_contact_date": moment},
+			update_modified=False,
+		)
+		frappe.db.sql(
+			"update `tabOpportunity History` set changed_on = %s where opportunity = %s", (moment, opp.name)
+		)
+		frappe.db.sql(
+			"update `tabEvent` set modified = %s, starts_on = %s where name = %s", (moment, moment, event)
+		)
+		frappe.db.sql("update `tabToDo` set modified = %s where reference_name = %s", (moment, opp.name))
+		frappe.db.sql(
+			"""update `tabCommunication` set communication_date = %(moment)s, creation = %(moment)s
+			where reference_name = %(opp)s or name in (select parent from `tabCommunication Link`
+			where link_doctype = 'Opportunity' and link_name = %(opp)s)""",
+			{"moment": moment, "opp": opp.name},
+		)
+		frappe.db.sql("update `tabComment` set creation = %s where reference_name = %s", (moment, opp.name))
+
+		self.run_job()
+
+		self.assertEqual(self.status(opp.name), "Closed")
+		self.assertEqual(frappe.db.get_value("Event", event, "status"), "Closed")
+		self.assertEqual(frappe.db.get_value("ToDo", todo, "status"), "Cancelled")
+
 	def test_closes_after_the_threshold_with_reason_comment_and_history(self):
 		due, fresh = self.stale(31), self.stale(10)
 		counts = self.run_job()
