@@ -25,7 +25,6 @@ from opportunity_plus.pipeline import get_settings
 
 EVENT_CLOSED = "Closed"
 TODO_ENDED = "Cancelled"
-CALENDAR_VIEW = "Opportunity Follow-ups"
 REPORT = "My Follow-ups"
 DIGEST_LINK = "/app/query-report/My%20Follow-ups"
 JOB_USER = "Administrator"
@@ -460,29 +459,3 @@ def _acquire_lock(job: str) -> bool:
 
 def _release_lock(job: str) -> None:
 	frappe.db.sql("select release_lock(%s)", (_lock_name(job),))
-
-
-# --- desk calendar ---------------------------------------------------------------------------------
-
-
-def ensure_calendar_view() -> None:
-	"""A Calendar View of opportunities by next contact date (/app/opportunity/view/calendar/...)."""
-	if frappe.db.exists("Calendar View", CALENDAR_VIEW):
-		return
-	doc = frappe.new_doc("Calendar View")
-	doc.name = CALENDAR_VIEW
-	doc.update(
-		{
-			"reference_doctype": "Opportunity",
-			"subject_field": "title",
-			"start_date_field": "op_next_contact_date",
-			"end_date_field": "op_next_contact_date",
-			"all_day": 0,
-		}
-	)
-	doc.insert(ignore_permissions=True, set_name=CALENDAR_VIEW)
-
-
-def remove_calendar_view() -> None:
-	if frappe.db.exists("Calendar View", CALENDAR_VIEW):
-		frappe.delete_doc("Calendar View", CALENDAR_VIEW, ignore_permissions=True, force=True)

@@ -20,6 +20,8 @@ doctype_js = {
 	"Lead": "public/js/lead.js",
 }
 doctype_list_js = {"Opportunity": "public/js/opportunity_list.js"}
+# The Opportunity calendar (/app/opportunity/view/calendar) shows follow-ups, read by the app's method.
+doctype_calendar_js = {"Opportunity": "public/js/opportunity_calendar.js"}
 
 # ERPNext endpoints rerouted to the app
 # -------------------------------------

@@ -6,9 +6,10 @@ the opportunity, so the same validation and Event/ToDo sync run as for the form 
 `PUT /api/resource/Opportunity/<name>` with `op_next_contact_date` and `op_next_contact_by`.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import frappe
+from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, nowdate
 
 from opportunity_plus.core import followup as rules
@@ -107,3 +108,56 @@ def set_follow_up(
 		"event": doc.op_follow_up_event,
 		"todo": doc.op_follow_up_todo,
 	}
+
+
+CALENDAR_MINUTES = 30
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_calendar_events(
+	start: str,
+	end: str,
+	filters: str | list | dict | None = None,
+	doctype: str | None = None,
+	field_map: str | dict | None = None,
+	fields: str | list | None = None,
+) -> list[dict]:
+	"""Follow-ups of open opportunities between `start` and `end`, for the desk calendar of Opportunity.
+
+	Frappe's generic calendar query treats an empty date as open-ended and so returns every opportunity
+	without a follow-up; this one reads only those with a next contact in the window, through
+	frappe.get_list (roles, user permissions and sharing apply) and with the list view's filters.
+	"""
+	if not frappe.has_permission("Opportunity", "read"):
+		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	window_start, window_end = get_datetime(start), get_datetime(end)
+	if window_start > window_end:
+		frappe.throw(_("The calendar window ends before it starts."))
+	conditions = frappe.parse_json(filters) if filters else []
+	if isinstance(conditions, dict):
+		conditions = [["Opportunity", field, "=", value] for field, value in conditions.items()]
+	conditions = [
+		*conditions,
+		["Opportunity", "op_next_contact_date", ">=", window_start],
+		["Opportunity", "op_next_contact_date", "<=", window_end],
+		["Opportunity", "status", "in", list(OPEN_STATUSES)],
+	]
+	rows = frappe.get_list(
+		"Opportunity",
+		fields=["name", "title", "customer_name", "op_next_contact_date", "op_next_contact_by", "status"],
+		filters=conditions,
+		order_by="op_next_contact_date asc",
+		limit_page_length=MAX_LIMIT,
+	)
+	return [
+		{
+			"name": row.name,
+			"title": row.title or row.customer_name or row.name,
+			"op_next_contact_date": row.op_next_contact_date,
+			"op_follow_up_end": get_datetime(row.op_next_contact_date) + timedelta(minutes=CALENDAR_MINUTES),
+			"all_day": 0,
+			"tooltip": _("{0}: follow-up by {1}").format(row.title or row.name, row.op_next_contact_by),
+		}
+		for row in rows
+	]

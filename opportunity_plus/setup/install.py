@@ -44,7 +44,6 @@ def sync() -> None:
 	seed_settings_defaults()
 	sync_stock_jobs()
 	ensure_indexes()
-	followups.ensure_calendar_view()
 	assignment.ensure_assignment_rules()
 
 
@@ -262,7 +261,6 @@ def before_uninstall() -> None:
 	"""
 	restore_stock_jobs()
 	drop_indexes()
-	followups.remove_calendar_view()
 	assignment.remove_assignment_rules()
 	for doctype, fields in get_custom_fields().items():
 		for name in frappe.get_all(

@@ -9,7 +9,7 @@ from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, get_datetime, getdate, now_datetime, nowdate
 
 from opportunity_plus import followups
-from opportunity_plus.api.followups import get_my_follow_ups, set_follow_up
+from opportunity_plus.api.followups import get_calendar_events, get_my_follow_ups, set_follow_up
 from opportunity_plus.pipeline import SETTINGS
 from opportunity_plus.tests.integration import factories
 from opportunity_plus.tests.integration.test_closing import lost_reason
@@ -420,16 +420,46 @@ class TestRestAndPermissions(FollowUpCase):
 		self.assertEqual(message, "1 overdue.")
 
 
-class TestCalendar(FrappeTestCase):
-	def test_calendar_view_is_there_and_idempotent(self):
-		followups.ensure_calendar_view()
-		followups.ensure_calendar_view()
-		view = frappe.get_doc("Calendar View", followups.CALENDAR_VIEW)
-		self.assertEqual(
-			(view.reference_doctype, view.start_date_field, view.subject_field),
-			("Opportunity", "op_next_contact_date", "title"),
+class TestCalendar(FollowUpCase):
+	def test_calendar_lists_open_follow_ups_in_the_window_only(self):
+		territory, other = factories.territory(), factories.territory()
+		inside = self.with_follow_up(due=in_days(3), territory=territory)
+		later = self.with_follow_up(due=in_days(40), territory=territory)
+		elsewhere = self.with_follow_up(due=in_days(3), territory=other)
+		without = factories.opportunity(territory=territory)
+		lost = self.with_follow_up(due=in_days(4), territory=territory)
+		frappe.db.set_value("Opportunity", lost.name, "status", "Lost")
+		viewer = factories.sales_user(territory_name=territory)
+		frappe.set_user(viewer)
+
+		events = get_calendar_events(start=str(in_days(-1)), end=str(in_days(20)))
+
+		self.assertEqual([event["name"] for event in events], [inside.name])
+		event = events[0]
+		self.assertEqual(get_datetime(event["op_next_contact_date"]), in_days(3))
+		self.assertEqual(get_datetime(event["op_follow_up_end"]), in_days(3) + timedelta(minutes=30))
+		self.assertEqual(event["title"], inside.title)
+		self.assertNotIn(later.name, [e["name"] for e in events])
+		self.assertNotIn(elsewhere.name, [e["name"] for e in events])  # another territory
+		self.assertNotIn(without.name, [e["name"] for e in events])
+
+	def test_list_filters_apply_and_a_reversed_window_is_refused(self):
+		mine = self.with_follow_up(due=in_days(2))
+		theirs = self.with_follow_up(due=in_days(2), user=factories.sales_user())
+		events = get_calendar_events(
+			start=str(in_days(0)),
+			end=str(in_days(5)),
+			filters=frappe.as_json([["Opportunity", "op_next_contact_by", "=", self.rep]]),
 		)
-		followups.remove_calendar_view()
-		self.assertFalse(frappe.db.exists("Calendar View", followups.CALENDAR_VIEW))
-		followups.ensure_calendar_view()
-		self.assertTrue(frappe.db.exists("Calendar View", followups.CALENDAR_VIEW))
+		names = [event["name"] for event in events]
+		self.assertIn(mine.name, names)
+		self.assertNotIn(theirs.name, names)
+		self.assertRaises(
+			frappe.ValidationError, get_calendar_events, start=str(in_days(5)), end=str(in_days(0))
+		)
+
+	def test_a_user_who_may_not_read_opportunities_is_refused(self):
+		frappe.set_user(factories.sales_user(roles=("Accounts User",)))
+		self.assertRaises(
+			frappe.PermissionError, get_calendar_events, start=str(in_days(0)), end=str(in_days(5))
+		)
