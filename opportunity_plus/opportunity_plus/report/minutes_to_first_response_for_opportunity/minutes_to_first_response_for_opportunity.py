@@ -88,10 +88,11 @@ def _columns(group_by: str) -> list[dict]:
 		{"fieldname": "key", "label": labels[group_by], "fieldtype": "Data", "width": 200},
 		{"fieldname": "responded", "label": _("Responded"), "fieldtype": "Int", "width": 110},
 		{"fieldname": "not_responded", "label": _("Not Responded Yet"), "fieldtype": "Int", "width": 140},
-		minutes("average_working", _("Average Minutes (Working)")),
-		minutes("median_working", _("Median Minutes (Working)")),
-		minutes("average_wall", _("Average Minutes (Wall Clock)")),
-		minutes("median_wall", _("Median Minutes (Wall Clock)")),
+		# Short labels: the grid cuts long ones, and "Average Minutes (W..." reads the same for both bases.
+		minutes("average_working", _("Working: Avg Min")),
+		minutes("median_working", _("Working: Median Min")),
+		minutes("average_wall", _("Wall Clock: Avg Min")),
+		minutes("median_wall", _("Wall Clock: Median Min")),
 	]
 
 
@@ -145,4 +146,6 @@ def _summary(total: ResponseGroup) -> list[dict]:
 		},
 		minutes(total.average_working, _("Average Minutes (Working)"), "Blue"),
 		minutes(total.median_working, _("Median Minutes (Working)"), "Blue"),
+		minutes(total.average_wall, _("Average Minutes (Wall Clock)"), "Grey"),
+		minutes(total.median_wall, _("Median Minutes (Wall Clock)"), "Grey"),
 	]
