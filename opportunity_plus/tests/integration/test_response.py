@@ -479,7 +479,7 @@ class ReportFixture(FrappeTestCase):
 			[dataset["values"] for dataset in chart["data"]["datasets"]],
 			[[3900, 308.33, 120], [3900, 45, 120]],
 		)
-		self.assertEqual([item["value"] for item in summary], [5, 1, "47.0", "45.0"])
+		self.assertEqual([item["value"] for item in summary], [5, 1, "47.0", "45.0", "989.0", "120.0"])
 
 	def test_a_period_without_opportunities(self):
 		rows, chart, _summary = self.execute("day", from_date="2024-06-08", to_date="2024-06-09")
