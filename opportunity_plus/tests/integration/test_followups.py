@@ -282,7 +282,8 @@ class TestDailyJobs(FollowUpCase):
 		)
 		self.assertEqual(self.notifications(self.rep), [])
 
-		self.assertEqual(followups.notify_due_today(), 1)
+		# The site may have follow-ups of its own due today: count this test's rep only.
+		self.assertGreaterEqual(followups.notify_due_today(), 1)
 		self.assertEqual(followups.notify_due_today(), 0)
 		logs = self.notifications(self.rep)
 		self.assertEqual([log.document_name for log in logs], [today.name])
