@@ -21,12 +21,12 @@ from frappe.utils import getdate, now_datetime, nowdate
 from opportunity_plus import followups
 from opportunity_plus import history as history_rows
 from opportunity_plus.core import autoclose as rules
+from opportunity_plus.locks import job_lock
 from opportunity_plus.pipeline import get_settings
 
 BATCH_SIZE = 500
 NO_RESPONSE = "No response"
 JOB_USER = "Administrator"
-LOCK_TIMEOUT_SECONDS = 0
 
 
 class PolicyError(frappe.ValidationError):
@@ -377,12 +377,8 @@ def run(batch_size: int = BATCH_SIZE) -> dict | None:
 			title="Opportunity Plus auto-close not run", message=str(rules.policy_errors(policy))
 		)
 		return None
-	if not _acquire_lock():
-		return None
-	try:
-		return _run_locked(policy, batch_size)
-	finally:
-		_release_lock()
+	with job_lock("auto_close") as locked:
+		return _run_locked(policy, batch_size) if locked else None
 
 
 def _run_locked(policy, batch_size) -> dict:
@@ -445,17 +441,3 @@ def preview(horizon_days: int = 30) -> list[dict]:
 				}
 			)
 	return sorted(result, key=lambda r: (r["close_on"], r["opportunity"]))
-
-
-def _lock_name() -> str:
-	return f"{frappe.local.site}:opportunity_plus:auto_close"
-
-
-def _acquire_lock() -> bool:
-	# A MariaDB named lock lives as long as this connection holds it, across the per-batch commits, and
-	# is visible to every worker on every server of the site.
-	return bool(frappe.db.sql("select get_lock(%s, %s)", (_lock_name(), LOCK_TIMEOUT_SECONDS))[0][0])
-
-
-def _release_lock() -> None:
-	frappe.db.sql("select release_lock(%s)", (_lock_name(),))

@@ -21,6 +21,7 @@ from frappe.utils import add_days, get_datetime, get_link_to_form, getdate, now_
 
 from opportunity_plus.core import followup as rules
 from opportunity_plus.core.stages import OPEN_STATUSES
+from opportunity_plus.locks import job_lock
 from opportunity_plus.pipeline import get_settings
 
 EVENT_CLOSED = "Closed"
@@ -28,7 +29,6 @@ TODO_ENDED = "Cancelled"
 REPORT = "My Follow-ups"
 DIGEST_LINK = "/app/query-report/My%20Follow-ups"
 JOB_USER = "Administrator"
-LOCK_TIMEOUT_SECONDS = 0
 
 
 class FollowUpError(frappe.ValidationError):
@@ -260,9 +260,9 @@ def notify_due_today() -> int | None:
 	"""
 	if not get_settings().follow_up_notify:
 		return None
-	if not _acquire_lock("notify"):
-		return None
-	try:
+	with job_lock("follow_up_notify") as locked:
+		if not locked:
+			return None
 		today = getdate(nowdate())
 		rows = _load_rows(
 			[
@@ -290,8 +290,6 @@ def notify_due_today() -> int | None:
 		# Commit before the lock is released, so a run that takes it next sees today's marks.
 		frappe.db.commit()
 		return sent
-	finally:
-		_release_lock("notify")
 
 
 def send_overdue_digests() -> int | None:
@@ -301,9 +299,9 @@ def send_overdue_digests() -> int | None:
 	"""
 	if not get_settings().follow_up_digest:
 		return None
-	if not _acquire_lock("digest"):
-		return None
-	try:
+	with job_lock("follow_up_digest") as locked:
+		if not locked:
+			return None
 		today = getdate(nowdate())
 		groups = rules.group_overdue(_load_rows([["op_next_contact_date", "<", _day_start(today)]]), today)
 		already = set(
@@ -331,8 +329,6 @@ def send_overdue_digests() -> int | None:
 		# Commit before the lock is released, so a run that takes it next sees today's digests.
 		frappe.db.commit()
 		return sent
-	finally:
-		_release_lock("digest")
 
 
 def _day_start(day) -> datetime:
@@ -446,16 +442,3 @@ def _send_digest(user: str, rows: list[rules.FollowUpRow], today) -> None:
 	except frappe.OutgoingEmailError:
 		# A site without outgoing email still gets the digest in the desk's notifications.
 		frappe.clear_last_message()
-
-
-def _lock_name(job: str) -> str:
-	return f"{frappe.local.site}:opportunity_plus:follow_up_{job}"
-
-
-def _acquire_lock(job: str) -> bool:
-	# A MariaDB named lock: two runs (two workers, two servers) never notify or digest twice.
-	return bool(frappe.db.sql("select get_lock(%s, %s)", (_lock_name(job), LOCK_TIMEOUT_SECONDS))[0][0])
-
-
-def _release_lock(job: str) -> None:
-	frappe.db.sql("select release_lock(%s)", (_lock_name(job),))

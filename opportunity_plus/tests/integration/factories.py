@@ -1,5 +1,8 @@
 """Small factories for integration tests: every record is created inside the test's transaction."""
 
+from contextlib import contextmanager
+from unittest.mock import patch
+
 import frappe
 from frappe.utils import random_string
 
@@ -107,3 +110,11 @@ def item() -> str:
 		.insert(ignore_permissions=True)
 		.name
 	)
+
+
+@contextmanager
+def no_commit():
+	"""Scheduled jobs commit per batch or before releasing their lock; in a test everything stays in the
+	test's transaction, so that it is rolled back."""
+	with patch.object(frappe.db, "commit", lambda *args, **kwargs: None):
+		yield

@@ -169,16 +169,7 @@ class AutoCloseCase(FrappeTestCase):
 			return autoclose.run()
 
 	def assertNoCommit(self):
-		return _NoCommit()
-
-
-class _NoCommit:
-	def __enter__(self):
-		self.original = frappe.db.commit
-		frappe.db.commit = lambda *args, **kwargs: None
-
-	def __exit__(self, *exc):
-		frappe.db.commit = self.original
+		return factories.no_commit()
 
 
 class TestAutoClose(AutoCloseCase):

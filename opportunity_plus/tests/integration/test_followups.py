@@ -43,17 +43,6 @@ def outgoing_email_account() -> None:
 		).insert(ignore_permissions=True)
 
 
-class _NoCommit:
-	"""The daily jobs commit before releasing their lock; in tests keep everything in the transaction."""
-
-	def __enter__(self):
-		self.original = frappe.db.commit
-		frappe.db.commit = lambda *args, **kwargs: None
-
-	def __exit__(self, *exc):
-		frappe.db.commit = self.original
-
-
 class FollowUpCase(FrappeTestCase):
 	def setUp(self):
 		self.rep = factories.sales_user()
@@ -262,7 +251,7 @@ class TestValidation(FollowUpCase):
 
 class TestDailyJobs(FollowUpCase):
 	def run(self, result=None):
-		with _NoCommit():
+		with factories.no_commit():
 			return super().run(result)
 
 	def notifications(self, user, **filters):
