@@ -101,6 +101,8 @@ def close_for(names: list[str]) -> None:
 	for row in frappe.get_all(
 		"Opportunity",
 		filters={"name": ("in", names), "status": ("not in", list(OPEN_STATUSES))},
+		# Only deals that ever had a follow-up (the Event and ToDo are made together).
+		or_filters={"op_follow_up_event": ("is", "set"), "op_follow_up_todo": ("is", "set")},
 		fields=["op_follow_up_event", "op_follow_up_todo"],
 	):
 		_close(rules.Links(row.op_follow_up_event, row.op_follow_up_todo))
