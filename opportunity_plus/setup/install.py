@@ -143,7 +143,7 @@ def seed_sales_stages() -> None:
 # status and stage. Two covering indexes serve it from index entries alone (no table rows read):
 # - by date first, for callers who see every territory: the window is one range;
 # - by territory first, for callers whose user permissions restrict the territory: the forecast states
-#   Frappe's condition in a form the optimizer can use (api.forecast.sargable), and reads only the
+#   Frappe's condition in a form the optimizer can use (core.sqltext.index_friendly, applied in permissions.read_scope), and reads only the
 #   permitted territories' part of the window.
 # Territory is in the first one too: with Frappe's own `ifnull(territory, '') = ''` form, the date range
 # is read and the territory is checked on the index entries instead of on table rows.

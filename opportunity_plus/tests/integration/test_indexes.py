@@ -7,7 +7,7 @@ would (its index DDL commits, so it cannot simply be rolled back).
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
-from opportunity_plus.api.forecast import sargable
+from opportunity_plus.core.sqltext import index_friendly as sargable
 from opportunity_plus.setup import install
 from opportunity_plus.tests.integration import factories
 
