@@ -359,3 +359,47 @@ def pivot_buckets(
 		for stage in stages
 	}
 	return {"periods": periods, "stages": stages, "weighted": weighted}
+
+
+OVERDUE = "overdue"
+
+
+def month_keys(first_month: date, months: int) -> list[str]:
+	"""`months` consecutive month keys starting with `first_month`'s month."""
+	if months < 1:
+		raise ValueError(f"months must be at least 1, not {months}")
+	keys = []
+	year, month = first_month.year, first_month.month
+	for _ in range(months):
+		keys.append(f"{year:04d}-{month:02d}")
+		year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+	return keys
+
+
+def look_ahead(monthly_pivot: dict, first_month: date, months: int) -> dict:
+	"""A monthly `pivot` as a forward-looking chart: every month of the window (0 where nothing closes),
+	preceded by OVERDUE, the open deals whose close month is already past, when there are any.
+
+	Deals without a close date, and those closing after the window, are left out. Stages without an amount
+	in what is shown are dropped. Returns the pivot's shape: periods, stages, weighted.
+	"""
+	window = month_keys(first_month, months)
+	first = window[0]
+	columns = {period: index for index, period in enumerate(monthly_pivot["periods"])}
+	overdue = [period for period in columns if period is not None and period < first]
+	periods = ([OVERDUE] if overdue else []) + window
+	weighted = {}
+	for stage in monthly_pivot["stages"]:
+		values = monthly_pivot["weighted"][stage]
+		row = []
+		if overdue:
+			row.append(_money(sum((Decimal(str(values[columns[p]])) for p in overdue), Decimal(0))))
+		row += [values[columns[period]] if period in columns else 0.0 for period in window]
+		if any(row):
+			weighted[stage] = row
+	if overdue and not any(row[0] for row in weighted.values()):
+		# every overdue deal had no weight: no empty leading bar
+		periods = window
+		weighted = {stage: row[1:] for stage, row in weighted.items()}
+		weighted = {stage: row for stage, row in weighted.items() if any(row)}
+	return {"periods": periods, "stages": list(weighted), "weighted": weighted}

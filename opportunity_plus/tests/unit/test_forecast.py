@@ -602,3 +602,57 @@ def test_buckets_of_two_companies_are_refused():
 	]
 	with pytest.raises(MixedCompaniesError):
 		forecast_buckets(buckets, "stage")
+
+
+# --- look-ahead chart ------------------------------------------------------------------------------
+
+
+def test_month_keys_cross_the_year():
+	from opportunity_plus.core.forecast import month_keys
+
+	assert month_keys(date(2026, 11, 20), 4) == ["2026-11", "2026-12", "2027-01", "2027-02"]
+	with pytest.raises(ValueError):
+		month_keys(date(2026, 11, 1), 0)
+
+
+def test_look_ahead_in_december_shows_the_next_eleven_months_and_the_overdue_deals():
+	from opportunity_plus.core.forecast import OVERDUE, look_ahead
+
+	monthly = {
+		"periods": ["2026-10", "2026-11", "2026-12", "2027-03", "2028-01", None],
+		"stages": ["Proposal", "Negotiation"],
+		"weighted": {
+			"Proposal": [10.0, 5.5, 100.0, 30.0, 999.0, 7.0],
+			"Negotiation": [0.0, 0.0, 0.0, 40.0, 0.0, 0.0],
+		},
+	}
+	chart = look_ahead(monthly, date(2026, 12, 2), 12)
+	assert chart["periods"][0] == OVERDUE
+	assert chart["periods"][1:] == ["2026-12", *[f"2027-{m:02d}" for m in range(1, 12)]]
+	# overdue: Oct + Nov; the 2028 deal and the one without a date are outside the window
+	assert chart["weighted"]["Proposal"] == [15.5, 100.0, 0.0, 0.0, 30.0] + [0.0] * 8
+	assert chart["weighted"]["Negotiation"] == [0.0, 0.0, 0.0, 0.0, 40.0] + [0.0] * 8
+	assert chart["stages"] == ["Proposal", "Negotiation"]
+
+
+def test_look_ahead_without_overdue_deals_has_no_leading_bar_and_drops_empty_stages():
+	from opportunity_plus.core.forecast import look_ahead
+
+	monthly = {
+		"periods": ["2026-10", "2027-01"],
+		"stages": ["Proposal", "Qualification"],
+		"weighted": {"Proposal": [0.0, 20.0], "Qualification": [0.0, 0.0]},
+	}
+	chart = look_ahead(monthly, date(2026, 12, 1), 3)
+	assert chart == {
+		"periods": ["2026-12", "2027-01", "2027-02"],
+		"stages": ["Proposal"],
+		"weighted": {"Proposal": [0.0, 20.0, 0.0]},
+	}
+
+
+def test_look_ahead_of_an_empty_pipeline_is_an_empty_window():
+	from opportunity_plus.core.forecast import look_ahead
+
+	chart = look_ahead({"periods": [], "stages": [], "weighted": {}}, date(2026, 12, 1), 2)
+	assert chart == {"periods": ["2026-12", "2027-01"], "stages": [], "weighted": {}}

@@ -8,6 +8,8 @@ from frappe.utils import cint
 
 from opportunity_plus.setup import jobs
 
+MAX_PIPELINE_CHART_MONTHS = 36
+
 
 class OpportunityPlusSettings(Document):
 	# begin: auto-generated types
@@ -35,6 +37,7 @@ class OpportunityPlusSettings(Document):
 		close_date_required_from_stage: DF.Link | None
 		follow_up_digest: DF.Check
 		follow_up_notify: DF.Check
+		pipeline_chart_months: DF.Int
 		probability_follows_stage: DF.Check
 		quotation_stage: DF.Link | None
 		reassign_on_disable: DF.Check
@@ -49,6 +52,12 @@ class OpportunityPlusSettings(Document):
 
 			if get_time(self.working_hours_end) <= get_time(self.working_hours_start):
 				frappe.throw(_("The working day must end after it starts."))
+		if not 1 <= cint(self.pipeline_chart_months) <= MAX_PIPELINE_CHART_MONTHS:
+			frappe.throw(
+				_("Months Ahead in the Pipeline Chart must be between 1 and {0}.").format(
+					MAX_PIPELINE_CHART_MONTHS
+				)
+			)
 		if cint(self.auto_close_enabled):
 			from opportunity_plus.autoclose import policy_from, validate_policy
 
