@@ -35,14 +35,6 @@ class FollowUpError(frappe.ValidationError):
 	pass
 
 
-MESSAGES = {
-	rules.MISSING_USER: "Set Next Contact By: the person who makes the follow-up.",
-	rules.UNKNOWN_USER: "Next Contact By: there is no user {0}.",
-	rules.DISABLED_USER: "Next Contact By: user {0} is disabled. Choose an active user.",
-	rules.PAST_DATE: "Next Contact Date {0} is in the past. Choose a date and time from now on.",
-}
-
-
 # --- document events -------------------------------------------------------------------------------
 
 
@@ -55,12 +47,35 @@ def validate(doc, before) -> None:
 	user = doc.op_next_contact_by
 	changed = before is None or _due(before.op_next_contact_date) != due or before.op_next_contact_by != user
 	enabled = _user_enabled(user) if changed and user else None
-	error = rules.validation_error(due, user, enabled, changed, now_datetime())
+	can_read = _can_read(doc, user) if changed and enabled else True
+	error = rules.validation_error(due, user, enabled, changed, now_datetime(), user_can_read=can_read)
 	if error:
-		value = user if error in (rules.UNKNOWN_USER, rules.DISABLED_USER) else _format_datetime(due)
-		frappe.throw(_(MESSAGES[error]).format(value), FollowUpError, title=_("Follow-up"))
+		frappe.throw(_validation_message(error, doc, user, due), FollowUpError, title=_("Follow-up"))
 	if changed:
 		doc.op_follow_up_notified_on = None  # a new date or person is told again on its day
+
+
+def _validation_message(error: str, doc, user: str | None, due) -> str:
+	if error == rules.MISSING_USER:
+		return _("Set Next Contact By: the person who makes the follow-up.")
+	if error == rules.UNKNOWN_USER:
+		return _("Next Contact By: there is no user {0}.").format(user)
+	if error == rules.DISABLED_USER:
+		return _("Next Contact By: user {0} is disabled. Choose an active user.").format(user)
+	if error == rules.CANNOT_READ:
+		return _(
+			"Next Contact By: {0} ({1}) may not read opportunity {2}, so the follow-up cannot be theirs. "
+			"Choose someone who can read it, or give {0} access to it first."
+		).format(frappe.utils.get_fullname(user), user, doc.name or _("(new)"))
+	return _("Next Contact Date {0} is in the past. Choose a date and time from now on.").format(
+		_format_datetime(due)
+	)
+
+
+def _can_read(doc, user: str) -> bool:
+	"""Whether `user` may read the opportunity as it will be saved (roles, user permissions, if_owner,
+	shares), checked without sharing it: a follow-up must never show a deal to someone who cannot open it."""
+	return bool(frappe.has_permission("Opportunity", "read", doc=doc, user=user))
 
 
 def sync(doc) -> None:
@@ -365,6 +380,10 @@ def _load_rows(due_filters: list) -> list[rules.FollowUpRow]:
 		if users
 		else []
 	)
+	# A reminder or digest never names a deal to someone who can no longer read it (moved to another
+	# territory, share removed, role taken away): those rows are left out until access returns.
+	readable = _readable_by_person(rows, enabled)
+	rows = [row for row in rows if row.name in readable.get(row.op_next_contact_by, ())]
 	return [
 		rules.FollowUpRow(
 			opportunity=row.name,
@@ -379,6 +398,31 @@ def _load_rows(due_filters: list) -> list[rules.FollowUpRow]:
 		)
 		for row in rows
 	]
+
+
+def _readable_by_person(rows: list, enabled: set[str]) -> dict[str, set[str]]:
+	"""Per enabled person, which of their follow-up opportunities they may read, through
+	frappe.get_list as that person (roles, user permissions, if_owner, permission rules, shares)."""
+	names_by_user: dict[str, list[str]] = {}
+	for row in rows:
+		if row.op_next_contact_by in enabled:
+			names_by_user.setdefault(row.op_next_contact_by, []).append(row.name)
+	readable = {}
+	for user, names in names_by_user.items():
+		try:
+			readable[user] = set(
+				frappe.get_list(
+					"Opportunity",
+					filters={"name": ("in", names)},
+					pluck="name",
+					user=user,
+					limit_page_length=0,
+				)
+			)
+		except frappe.PermissionError:
+			frappe.clear_last_message()
+			readable[user] = set()
+	return readable
 
 
 def _notifications_enabled(user: str) -> bool:

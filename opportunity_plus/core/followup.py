@@ -15,6 +15,7 @@ MISSING_USER = "missing_user"
 UNKNOWN_USER = "unknown_user"
 DISABLED_USER = "disabled_user"
 PAST_DATE = "past_date"
+CANNOT_READ = "cannot_read"
 
 # Sync actions.
 CREATE = "create"
@@ -73,13 +74,15 @@ def validation_error(
 	changed: bool,
 	now: datetime,
 	tolerance: timedelta = PAST_TOLERANCE,
+	user_can_read: bool = True,
 ) -> str | None:
 	"""Why this follow-up cannot be saved, or None.
 
 	`user_enabled` is None when the user does not exist. Only a follow-up whose date or person changed
 	(or a new one) is checked against the user and the clock: a follow-up that has since become overdue,
 	or whose person was disabled since, must not block saving the opportunity's other fields. Clearing
-	the date is always allowed.
+	the date is always allowed. `user_can_read` says whether the person may read the opportunity: a
+	follow-up would put the deal in their calendar, list and notifications.
 	"""
 	if not due:
 		return None
@@ -91,6 +94,8 @@ def validation_error(
 		return UNKNOWN_USER
 	if not user_enabled:
 		return DISABLED_USER
+	if not user_can_read:
+		return CANNOT_READ
 	if normalise(due) < normalise(now) - tolerance:
 		return PAST_DATE
 	return None

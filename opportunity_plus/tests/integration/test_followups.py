@@ -237,6 +237,24 @@ class TestValidation(FollowUpCase):
 		)
 		self.assertRefused("Set Next Contact By", op_next_contact_date=in_days(1))
 
+	def test_a_person_who_may_not_read_the_opportunity_is_refused_by_name(self):
+		# a colleague limited to another territory, and a website user with no role at all
+		colleague = factories.sales_user(territory_name=factories.territory())
+		website_user = factories.sales_user(roles=())
+		for person in (colleague, website_user):
+			with self.subTest(person=person):
+				self.assertRefused(
+					f"{person}.*may not read opportunity",
+					territory=factories.territory(),
+					op_next_contact_date=in_days(1),
+					op_next_contact_by=person,
+				)
+				self.assertEqual(frappe.db.count("Notification Log", {"for_user": person}), 0)
+		# the same colleague may take a deal of their own territory
+		territory = factories.territory()
+		own = factories.sales_user(territory_name=territory)
+		self.assertEqual(self.with_follow_up(user=own, territory=territory).op_next_contact_by, own)
+
 	def test_an_overdue_follow_up_does_not_block_other_changes(self):
 		opp = self.with_follow_up()
 		frappe.db.set_value("Opportunity", opp.name, "op_next_contact_date", in_days(-3))
@@ -338,6 +356,31 @@ class TestDailyJobs(FollowUpCase):
 				1,
 			)
 
+	def test_reminders_and_digests_never_name_a_deal_the_person_can_no_longer_read(self):
+		territory = factories.territory()
+		rep = factories.sales_user(territory_name=territory)
+		today_deal = self.with_follow_up(in_days(1), user=rep, territory=territory, title="Moved today")
+		overdue_deal = self.with_follow_up(in_days(1), user=rep, territory=territory, title="Moved overdue")
+		kept = self.with_follow_up(in_days(1), user=rep, territory=territory, title="Still mine")
+		frappe.db.set_value("Opportunity", today_deal.name, "op_next_contact_date", in_days(0, 12))
+		frappe.db.set_value("Opportunity", overdue_deal.name, "op_next_contact_date", in_days(-2))
+		frappe.db.set_value("Opportunity", kept.name, "op_next_contact_date", in_days(-1))
+		# both deals move to a territory the rep may not read
+		elsewhere = factories.territory()
+		for opp in (today_deal, overdue_deal):
+			frappe.db.set_value("Opportunity", opp.name, "territory", elsewhere)
+		outgoing_email_account()
+
+		followups.notify_due_today()
+		followups.send_overdue_digests()
+
+		logs = self.notifications(rep)
+		self.assertEqual(len(logs), 1)  # the digest, for the deal still readable
+		self.assertEqual(logs[0].subject, "1 overdue follow-up")
+		self.assertIn("Still mine", logs[0].email_content)
+		for text in ("Moved today", "Moved overdue", today_deal.name, overdue_deal.name):
+			self.assertNotIn(text, logs[0].email_content)
+
 	def test_no_digest_when_switched_off(self):
 		opp = self.with_follow_up(in_days(1))
 		frappe.db.set_value("Opportunity", opp.name, "op_next_contact_date", in_days(-1))
@@ -390,7 +433,9 @@ class TestRestAndPermissions(FollowUpCase):
 		mine = self.with_follow_up(in_days(2), territory=self.territory)
 		overdue = self.with_follow_up(in_days(1), territory=self.territory)
 		frappe.db.set_value("Opportunity", overdue.name, "op_next_contact_date", in_days(-2))
-		self.with_follow_up(in_days(1), territory=factories.territory())  # not readable by the rep
+		# moved to a territory the rep may not read after the follow-up was set
+		moved = self.with_follow_up(in_days(1), territory=self.territory)
+		frappe.db.set_value("Opportunity", moved.name, "territory", factories.territory())
 		lost = self.with_follow_up(in_days(1), territory=self.territory)
 		frappe.db.set_value("Opportunity", lost.name, "status", "Lost")
 		frappe.set_user(self.rep)

@@ -39,6 +39,17 @@ def test_validation_error(due, user, enabled, changed, expected):
 	assert rules.validation_error(due, user, enabled, changed, NOW) == expected
 
 
+def test_a_person_who_cannot_read_the_deal_is_refused_only_when_the_follow_up_changes():
+	due = NOW + timedelta(days=1)
+	assert rules.validation_error(due, "rep@x.com", True, True, NOW, user_can_read=False) == rules.CANNOT_READ
+	assert rules.validation_error(due, "rep@x.com", True, False, NOW, user_can_read=False) is None
+	# an unknown or disabled user is named as such first
+	assert rules.validation_error(due, "x@x.com", None, True, NOW, user_can_read=False) == rules.UNKNOWN_USER
+	assert (
+		rules.validation_error(due, "x@x.com", False, True, NOW, user_can_read=False) == rules.DISABLED_USER
+	)
+
+
 def test_validation_compares_whole_seconds():
 	due = NOW - rules.PAST_TOLERANCE
 	assert rules.validation_error(due, "rep@x.com", True, True, NOW.replace(microsecond=900000)) is None
