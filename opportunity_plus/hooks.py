@@ -13,6 +13,9 @@ after_install = "opportunity_plus.setup.install.after_install"
 after_migrate = "opportunity_plus.setup.install.after_migrate"
 before_uninstall = "opportunity_plus.setup.install.before_uninstall"
 
+# On every desk page: the workspace charts' sources (Frappe serves a source's script to System Managers only)
+app_include_js = "opportunity_plus.bundle.js"
+
 # Desk scripts for ERPNext doctypes
 # ---------------------------------
 doctype_js = {
@@ -29,6 +32,10 @@ doctype_calendar_js = {"Opportunity": "public/js/opportunity_calendar.js"}
 override_whitelisted_methods = {
 	"erpnext.crm.doctype.opportunity.opportunity.make_quotation": "opportunity_plus.api.mappers.make_quotation",
 }
+
+# Sales Stage pickers list the stages in pipeline order, also for Sales Users (stock ERPNext lets only
+# Sales Manager read Sales Stage, so its own link search fails for them).
+standard_queries = {"Sales Stage": "opportunity_plus.api.stages.search_stages"}
 
 # Assignment Rule, with a per-rep cap and never touching closed opportunities (assignment.py).
 # A subclass of Frappe's own: the engine, its rule types and its UI stay Frappe's.

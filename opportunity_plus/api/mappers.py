@@ -332,6 +332,13 @@ def get_expected_margin(opportunity: str) -> dict:
 	"""
 	doc = frappe.get_doc(OPPORTUNITY, opportunity)
 	doc.check_permission("read")
+	if not frappe.has_permission("Supplier Quotation", "read"):
+		# The form shows the margin only to those who may read supplier quotations (opportunity_mappers.js).
+		frappe.throw(
+			_("The expected margin comes from supplier quotations, which you are not permitted to read."),
+			frappe.PermissionError,
+			title=_("Not Permitted"),
+		)
 	quotations = frappe.get_list(
 		"Supplier Quotation", filters={"opportunity": doc.name, "docstatus": ["<", 2]}, pluck="name"
 	)

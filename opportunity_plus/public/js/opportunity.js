@@ -12,21 +12,21 @@ frappe.ui.form.on("Opportunity", {
 		// The server applies the stage's default probability on save unless the user sets one by hand
 		// in the same save; show the default right away so the user sees what will be saved.
 		if (!frm.doc.sales_stage) return;
-		frappe.db.get_value("Sales Stage", frm.doc.sales_stage, ["op_probability", "op_stage_kind"]).then(
-			({ message }) => {
-				if (!message) return;
-				if (message.op_stage_kind === "Lost") {
-					frappe.msgprint(
-						__("{0} is a lost stage: use Actions > Declare Lost to record why the deal was lost.", [
-							frm.doc.sales_stage.bold(),
-						])
-					);
-				}
-				frm._op_stage_probability = message.op_probability;
-				frm.set_value("probability", message.op_probability);
-				frm.set_value("op_probability_overridden", 0);
+		// Through the app's method: stock ERPNext lets only Sales Manager read Sales Stage itself.
+		opportunity_plus.get_stages().then((stages) => {
+			const stage = stages.find((row) => row.name === frm.doc.sales_stage);
+			if (!stage) return;
+			if (stage.kind === "Lost") {
+				frappe.msgprint(
+					__("{0} is a lost stage: use Actions > Declare Lost to record why the deal was lost.", [
+						frm.doc.sales_stage.bold(),
+					])
+				);
 			}
-		);
+			frm._op_stage_probability = stage.probability;
+			frm.set_value("probability", stage.probability);
+			frm.set_value("op_probability_overridden", 0);
+		});
 	},
 
 	probability(frm) {
@@ -39,6 +39,19 @@ frappe.ui.form.on("Opportunity", {
 });
 
 frappe.provide("opportunity_plus");
+
+// The sales stages (name, kind, default probability) in pipeline order, loaded once per page.
+opportunity_plus.get_stages = function () {
+	if (!opportunity_plus._stages) {
+		opportunity_plus._stages = frappe
+			.xcall("opportunity_plus.api.stages.get_stages")
+			.catch((error) => {
+				opportunity_plus._stages = null;
+				throw error;
+			});
+	}
+	return opportunity_plus._stages;
+};
 
 opportunity_plus.show_pipeline_indicators = function (frm) {
 	// "Probability Set by Hand" (op_probability_overridden) shows itself only when set.

@@ -12,18 +12,24 @@ frappe.ui.form.on("Opportunity", {
 		// the form is reused for the next opportunity: drop the last one's margin
 		$(frm.layout.wrapper).find(".op-expected-margin").remove();
 		if (frm.is_new() || !(frm.doc.items || []).length) return;
-		opportunity_plus.show_expected_margin(frm);
+		// Each part shows only to those who may use it: stock ERPNext lets no sales role read Supplier
+		// Quotations or make buying documents.
+		if (frappe.model.can_read("Supplier Quotation")) opportunity_plus.show_expected_margin(frm);
 		if (["Lost", "Closed"].includes(frm.doc.status)) return;
-		frm.add_custom_button(
-			__("Supplier Quotation"),
-			() => opportunity_plus.make_supplier_quotations(frm),
-			__("Create")
-		);
-		frm.add_custom_button(
-			__("Request For Quotation"),
-			() => opportunity_plus.make_request_for_quotation(frm),
-			__("Create")
-		);
+		if (frappe.model.can_create("Supplier Quotation")) {
+			frm.add_custom_button(
+				__("Supplier Quotation"),
+				() => opportunity_plus.make_supplier_quotations(frm),
+				__("Create")
+			);
+		}
+		if (frappe.model.can_create("Request for Quotation")) {
+			frm.add_custom_button(
+				__("Request For Quotation"),
+				() => opportunity_plus.make_request_for_quotation(frm),
+				__("Create")
+			);
+		}
 	},
 });
 

@@ -38,8 +38,7 @@ def _columns() -> list[dict]:
 		{
 			"fieldname": "sales_stage",
 			"label": _("Sales Stage"),
-			"fieldtype": "Link",
-			"options": "Sales Stage",
+			"fieldtype": "Data",
 			"width": 140,
 		},
 		{
@@ -50,11 +49,12 @@ def _columns() -> list[dict]:
 			"width": 130,
 		},
 		{"fieldname": "status", "label": _("Status"), "fieldtype": "Data", "width": 100},
+		# Data, not Link: Frappe filters report rows by each Link column's doctype and refuses the whole
+		# report to a role that may not read it (no sales role may read Currency or Sales Stage).
 		{
 			"fieldname": "currency",
 			"label": _("Currency"),
-			"fieldtype": "Link",
-			"options": "Currency",
+			"fieldtype": "Data",
 			"hidden": 1,
 		},
 	]

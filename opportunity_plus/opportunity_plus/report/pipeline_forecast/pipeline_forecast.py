@@ -70,11 +70,12 @@ def _columns(group_label: str) -> list[dict]:
 		count("lost_count", _("Lost")),
 		money("lost_amount", _("Lost Amount")),
 		{"fieldname": "win_rate", "label": _("Win Rate %"), "fieldtype": "Percent", "width": 100},
+		# Data, not Link: Frappe filters report rows by each Link column's doctype and refuses the whole
+		# report to a role that may not read it (no sales role may read Currency or Sales Stage).
 		{
 			"fieldname": "currency",
 			"label": _("Currency"),
-			"fieldtype": "Link",
-			"options": "Currency",
+			"fieldtype": "Data",
 			"hidden": 1,
 		},
 	]

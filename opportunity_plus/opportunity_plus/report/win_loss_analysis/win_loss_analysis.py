@@ -53,12 +53,13 @@ def _count(fieldname: str, label: str) -> dict:
 
 
 def _currency_column() -> dict:
-	# Carries each row's currency for the Currency columns' "options".
+	# Carries each row's currency for the Currency columns' "options". Data, not Link: Frappe filters
+	# report rows by each Link column's doctype and refuses the whole report to a role that may not read
+	# it (no sales role may read Currency).
 	return {
 		"fieldname": "currency",
 		"label": _("Currency"),
-		"fieldtype": "Link",
-		"options": "Currency",
+		"fieldtype": "Data",
 		"hidden": 1,
 	}
 
