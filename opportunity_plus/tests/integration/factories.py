@@ -6,14 +6,15 @@ from unittest.mock import patch
 import frappe
 from frappe.utils import random_string
 
-COMPANY = "Wind Power LLC"
-
 
 def company() -> str:
-	"""The site's test company (ERPNext's before_tests creates Wind Power LLC), else the first one."""
-	if frappe.db.exists("Company", COMPANY):
-		return COMPANY
-	return frappe.get_all("Company", pluck="name", limit=1)[0]
+	"""The site's default company (Global Defaults, as the setup wizard leaves it), else its first one.
+
+	The same company the app's cards and charts use for a user without a default of their own."""
+	default = frappe.db.get_single_value("Global Defaults", "default_company")
+	if default and frappe.db.exists("Company", default):
+		return default
+	return frappe.get_all("Company", pluck="name", order_by="creation asc", limit=1)[0]
 
 
 def territory(prefix: str = "OP Test") -> str:

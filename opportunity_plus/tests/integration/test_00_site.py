@@ -15,8 +15,8 @@ def test_site_has_erpnext_and_opportunity_plus():
 
 	installed = frappe.get_installed_apps()
 	assert "erpnext" in installed
-	assert "opportunity_plus" in installed, (
-		f"install the app: bench --site {SITE.site} install-app opportunity_plus"
-	)
+	assert (
+		"opportunity_plus" in installed
+	), f"install the app: bench --site {SITE.site} install-app opportunity_plus"
 	assert frappe.db.get_single_value("System Settings", "setup_complete"), "complete the setup wizard"
 	assert frappe.get_all("Company", limit=1), "the site needs a company"

@@ -10,8 +10,8 @@ from frappe.utils import add_days, now_datetime, today
 
 from opportunity_plus.api.board import LostFlowRequired, declare_lost, get_board, move_to_stage
 from opportunity_plus.pipeline import first_stage_of_kind, ordered_stages
+from opportunity_plus.tests.integration import factories
 
-COMPANY = "Wind Power LLC"
 HISTORY = "Opportunity History"
 
 
@@ -54,7 +54,7 @@ def make_opportunity(territory: str, customer: str, stage: str | None, amount: f
 			"doctype": "Opportunity",
 			"opportunity_from": "Customer",
 			"party_name": customer,
-			"company": COMPANY,
+			"company": factories.company(),
 			"currency": "USD",
 			"conversion_rate": 1,
 			"territory": territory,
@@ -121,7 +121,7 @@ class BoardTestCase(FrappeTestCase):
 		self.first, self.second, self.late = open_stages()[0], open_stages()[1], open_stages()[-1]
 
 	def board(self, **kwargs) -> dict:
-		return get_board(company=COMPANY, filters={"territory": self.territory}, **kwargs)
+		return get_board(company=factories.company(), filters={"territory": self.territory}, **kwargs)
 
 	def opportunity(self, stage: str | None, amount: float, **values):
 		return make_opportunity(self.territory, self.customer, stage, amount, **values)
@@ -213,13 +213,13 @@ class TestBoardColumns(BoardTestCase):
 		with self.assertRaises(frappe.ValidationError):
 			get_board(company="No Such Company")
 		with self.assertRaises(frappe.ValidationError):
-			get_board(company=COMPANY, filters={"status": "Open"})
+			get_board(company=factories.company(), filters={"status": "Open"})
 		with self.assertRaises(frappe.ValidationError):
-			get_board(company=COMPANY, filters="{not json")
+			get_board(company=factories.company(), filters="{not json")
 		with self.assertRaises(frappe.ValidationError):
-			get_board(company=COMPANY, filters={"territory": "No Such Territory"})
+			get_board(company=factories.company(), filters={"territory": "No Such Territory"})
 		with self.assertRaises(frappe.ValidationError):
-			get_board(company=COMPANY, limit_per_stage=10000)
+			get_board(company=factories.company(), limit_per_stage=10000)
 
 
 # --- moves -----------------------------------------------------------------------------------------
@@ -343,7 +343,7 @@ class TestBoardPermissions(BoardTestCase):
 
 	def test_board_shows_only_the_users_territory(self):
 		frappe.set_user(self.user.name)
-		board = get_board(company=COMPANY)
+		board = get_board(company=factories.company())
 
 		shown = {card["name"] for column in board["columns"] for card in column["cards"]}
 		self.assertEqual(shown, {deal.name for deal in self.mine})
