@@ -1,15 +1,17 @@
 """Auto-close of stale opportunities: load candidates and their latest activity, let core.autoclose
 decide, then warn owners and close in bulk with a full audit trail.
 
-Inactivity counts from the latest real activity: the opportunity's creation; a Communication in either
-direction (linked directly or through its timeline links); a Comment; a ToDo or an Event on it; and any
-change a person made (Opportunity History rows not written by a background job). Opportunities that have
-no history yet (created before the app was installed) also count their `modified`.
+Inactivity counts from whatever a person did last (latest_activities): the opportunity's creation; any
+change to it or its child tables (its `modified`, unless this job wrote it); a note's `added_on`; a
+Communication in either direction (linked directly or through its timeline links); a Comment; a ToDo or
+an Event on it; an Opportunity History row a person wrote. The job's own writes never count.
 
-Closing is set-based per batch: one UPDATE for the statuses, and one INSERT each for the lost reason,
-the timeline comment, the Version and the Opportunity History rows, so each closed opportunity carries
-its reason and audit trail at a small fraction of a document save. A batch that fails is retried row by
-row, so one bad opportunity is logged (Error Log) and skipped while the rest close.
+Closing is set-based per batch: one UPDATE for the statuses (and the Overdue flag), and one INSERT each
+for the lost reason, the timeline comment, the Version and the Opportunity History rows, so each closed
+opportunity carries its reason and audit trail at a small fraction of a document save. Just before, each
+opportunity's activity is read again under its row lock, so one that became active after the batch was
+planned stays open. A batch that fails is retried row by row, so one bad opportunity is logged (Error
+Log) and skipped while the rest close.
 """
 
 from datetime import datetime, timedelta
@@ -98,6 +100,7 @@ def candidate_batches(policy: rules.Policy, batch_size: int = BATCH_SIZE, horizo
 				opportunity.opportunity_type,
 				opportunity.creation,
 				opportunity.modified,
+				opportunity.modified_by,
 				opportunity.op_autoclose_warned_on,
 				opportunity.opportunity_owner,
 				opportunity.owner,
@@ -118,70 +121,73 @@ def candidate_batches(policy: rules.Policy, batch_size: int = BATCH_SIZE, horizo
 		last_name = rows[-1].name
 
 
+# Comments a person makes; the job's own are Info.
+PERSON_COMMENT_TYPES = ("Comment", "Like", "Attachment", "Attachment Removed")
+
+# The latest moment of each kind of activity per opportunity (the rows' names in %(names)s), one grouped
+# query each, on the indexes Frappe and ERPNext keep for these look-ups.
+ACTIVITY_QUERIES = (
+	# A Communication in either direction, linked directly ...
+	"""select reference_name, max(communication_date) from `tabCommunication`
+	where reference_doctype = 'Opportunity' and reference_name in %(names)s
+	and communication_type = 'Communication' group by reference_name""",
+	# ... or through its timeline links.
+	"""select link.link_name, max(c.communication_date) from `tabCommunication Link` link
+	join `tabCommunication` c on c.name = link.parent
+	where link.link_doctype = 'Opportunity' and link.link_name in %(names)s
+	and c.communication_type = 'Communication' group by link.link_name""",
+	"""select reference_name, max(creation) from `tabComment`
+	where reference_doctype = 'Opportunity' and reference_name in %(names)s
+	and comment_type in %(comment_types)s group by reference_name""",
+	"""select reference_name, max(modified) from `tabToDo`
+	where reference_type = 'Opportunity' and reference_name in %(names)s group by reference_name""",
+	"""select participant.reference_docname, max(event.modified) from `tabEvent Participants` participant
+	join `tabEvent` event on event.name = participant.parent
+	where participant.reference_doctype = 'Opportunity' and participant.reference_docname in %(names)s
+	group by participant.reference_docname""",
+	# ERPNext's Notes tab (CRM Note rows, `add_note`): a note edited in place keeps its parent's timestamp,
+	# so its own `added_on` is read too.
+	"""select parent, max(added_on) from `tabCRM Note`
+	where parenttype = 'Opportunity' and parentfield = 'notes' and parent in %(names)s group by parent""",
+)
+
+
 def latest_activities(rows) -> dict[str, datetime]:
-	"""Latest real activity of each opportunity in `rows`, with one grouped query per kind of activity."""
+	"""Latest activity of a person on each opportunity in `rows` (with creation, modified, modified_by).
+
+	Any change to the opportunity or its child tables counts through its `modified`, unless the last
+	writer was this job (core.autoclose.written_by_job); then every other trace: notes, Communications
+	either way, Comments, ToDos, Events, and history rows a person wrote (not the System channel as the
+	job's user). The job's own writes (its close, its Info comment, its warnings) never count.
+	"""
 	names = [row.name for row in rows]
-	latest = {row.name: row.creation for row in rows}
-
-	def take(pairs):
-		for name, moment in pairs:
-			latest[name] = rules.latest_activity(latest[name], moment)
-
-	values = {"names": names}
-	take(
-		frappe.db.sql(
-			"""select reference_name, max(communication_date) from `tabCommunication`
-			where reference_doctype = 'Opportunity' and reference_name in %(names)s
-			and communication_type = 'Communication' group by reference_name""",
-			values,
+	other: dict[str, list] = {name: [] for name in names}
+	values = {"names": names, "comment_types": PERSON_COMMENT_TYPES, "job_user": JOB_USER}
+	for query in ACTIVITY_QUERIES:
+		for name, moment in frappe.db.sql(query, values):
+			other[name].append(moment)
+	job_writes: dict[str, datetime] = {}
+	for name, by_person, closed_by_job in frappe.db.sql(
+		"""select opportunity,
+			max(case when not (channel = 'System' and changed_by = %(job_user)s) then changed_on end),
+			max(case when channel = 'System' and changed_by = %(job_user)s and changed_field = 'status'
+				and to_value = 'Closed' then changed_on end)
+		from `tabOpportunity History` where opportunity in %(names)s group by opportunity""",
+		values,
+	):
+		other[name].append(by_person)
+		job_writes[name] = closed_by_job
+	return {
+		row.name: rules.person_activity(
+			row.creation,
+			row.modified,
+			row.modified_by,
+			job_user=JOB_USER,
+			job_writes=[job_writes.get(row.name)],
+			other=other[row.name],
 		)
-	)
-	take(
-		frappe.db.sql(
-			"""select link.link_name, max(c.communication_date) from `tabCommunication Link` link
-			join `tabCommunication` c on c.name = link.parent
-			where link.link_doctype = 'Opportunity' and link.link_name in %(names)s
-			and c.communication_type = 'Communication' group by link.link_name""",
-			values,
-		)
-	)
-	take(
-		frappe.db.sql(
-			"""select reference_name, max(creation) from `tabComment`
-			where reference_doctype = 'Opportunity' and reference_name in %(names)s
-			and comment_type = 'Comment' group by reference_name""",
-			values,
-		)
-	)
-	take(
-		frappe.db.sql(
-			"""select reference_name, max(modified) from `tabToDo`
-			where reference_type = 'Opportunity' and reference_name in %(names)s group by reference_name""",
-			values,
-		)
-	)
-	take(
-		frappe.db.sql(
-			"""select participant.reference_docname, max(event.modified) from `tabEvent Participants` participant
-			join `tabEvent` event on event.name = participant.parent
-			where participant.reference_doctype = 'Opportunity' and participant.reference_docname in %(names)s
-			group by participant.reference_docname""",
-			values,
-		)
-	)
-	history = dict(
-		frappe.db.sql(
-			"""select opportunity, max(case when not (channel = 'System' and changed_by = %(job_user)s)
-				then changed_on end)
-			from `tabOpportunity History` where opportunity in %(names)s group by opportunity""",
-			{**values, "job_user": JOB_USER},
-			as_list=True,
-		)
-	)
-	take(history.items())
-	# Rows from before the app was installed have no history: their last save is the best we know.
-	take((row.name, row.modified) for row in rows if row.name not in history)
-	return latest
+		for row in rows
+	}
 
 
 def plan_batch(rows, policy: rules.Policy, today) -> list[rules.Decision]:
@@ -261,27 +267,32 @@ def _owner(row, enabled_users: set[str]) -> str | None:
 	return next((user for user in (row.opportunity_owner, row.owner) if user in enabled_users), None)
 
 
-def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses) -> list[str]:
-	"""Close the decided opportunities that are still eligible (re-checked under a row lock), in bulk."""
+def close(decisions: list[rules.Decision], policy: rules.Policy, today) -> list[str]:
+	"""Close the decided opportunities that are still due, in bulk.
+
+	Each is re-checked under its row lock first: still in an eligible status, and still without activity
+	(read again, so a note, mail or edit committed since the batch was planned keeps the deal open). The
+	caller starts a fresh transaction before this (see _run_locked), so those reads see every commit made
+	before the locks were taken.
+	"""
 	if not decisions:
 		return []
-	names = [decision.name for decision in decisions]
-	still = dict(
-		frappe.db.sql(
-			"""select name, status from `tabOpportunity` where name in %(names)s and status in %(statuses)s
-			for update""",
-			{"names": names, "statuses": list(eligible_statuses)},
-		)
+	locked = frappe.db.sql(
+		"""select name, status, opportunity_type, creation, modified, modified_by, op_autoclose_warned_on,
+		op_is_overdue from `tabOpportunity` where name in %(names)s and status in %(statuses)s for update""",
+		{"names": [decision.name for decision in decisions], "statuses": list(policy.eligible_statuses)},
+		as_dict=True,
 	)
-	decisions = [decision for decision in decisions if decision.name in still]
+	decisions = rules.to_close(plan_batch(locked, policy, today)) if locked else []
 	if not decisions:
 		return []
+	still = {row.name: row for row in locked}
 	names = [decision.name for decision in decisions]
 	moment = now_datetime()
 	reason = _no_response_reason()
 	frappe.db.sql(
 		"""update `tabOpportunity` set status = 'Closed', modified = %(now)s, modified_by = %(user)s,
-		op_autoclose_warned_on = null where name in %(names)s""",
+		op_autoclose_warned_on = null, op_is_overdue = 0 where name in %(names)s""",
 		{"now": moment, "user": JOB_USER, "names": names},
 	)
 	# The bulk update runs no hooks: the deals' open follow-ups (Event, ToDo) are closed here.
@@ -334,7 +345,11 @@ def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses
 				name,
 				frappe.as_json(
 					{
-						"changed": [["status", still[name], "Closed"]],
+						"changed": [
+							["status", still[name].status, "Closed"],
+							# The Overdue flag goes with the close (an Overdue badge on a closed deal misleads).
+							*([["op_is_overdue", 1, 0]] if still[name].op_is_overdue else []),
+						],
 						"added": [],
 						"removed": [],
 						"row_changed": [],
@@ -346,7 +361,7 @@ def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses
 		],
 	)
 	history_rows.insert_rows(
-		((name, "status", _("Status"), still[name], "Closed") for name in names),
+		((name, "status", _("Status"), still[name].status, "Closed") for name in names),
 		changed_on=moment,
 		user=JOB_USER,
 		channel="System",
@@ -355,7 +370,7 @@ def close(rows_by_name: dict, decisions: list[rules.Decision], eligible_statuses
 
 
 def _no_response_reason() -> str:
-	reason = _(NO_RESPONSE)
+	reason = _("No response")  # NO_RESPONSE, translated
 	if not frappe.db.exists("Opportunity Lost Reason", reason):
 		frappe.get_doc({"doctype": "Opportunity Lost Reason", "lost_reason": reason}).insert(
 			ignore_permissions=True
@@ -388,18 +403,25 @@ def _run_locked(policy, batch_size) -> dict:
 		rows_by_name = {row.name: row for row in rows}
 		decisions = plan_batch(rows, policy, today)
 		closing, warning = rules.to_close(decisions), rules.to_warn(decisions)
+		# Planning only read. End its transaction: MariaDB answers later plain reads of a transaction from
+		# the snapshot of its first one, so close() would re-check activity as it was when planning began
+		# and miss a note or mail committed since. In a fresh transaction the snapshot is taken by the
+		# re-check's reads, after close() holds the row locks.
+		frappe.db.commit()
 		try:
 			frappe.db.savepoint("op_autoclose_batch")
-			counts["closed"] += len(close(rows_by_name, closing, policy.eligible_statuses))
+			counts["closed"] += len(close(closing, policy, today))
 			warn(rows_by_name, warning, today)
 			counts["warned"] += len(warning)
 		except Exception:
 			frappe.db.rollback(save_point="op_autoclose_batch")
+			# Nothing of the batch is kept; a fresh transaction (and snapshot) for each row from here.
+			frappe.db.commit()
 			for decision in closing + warning:  # one at a time, so one bad row cannot stop the rest
 				try:
 					frappe.db.savepoint("op_autoclose_row")
 					if decision.action == rules.CLOSE:
-						counts["closed"] += len(close(rows_by_name, [decision], policy.eligible_statuses))
+						counts["closed"] += len(close([decision], policy, today))
 					else:
 						warn(rows_by_name, [decision], today)
 						counts["warned"] += 1
@@ -411,6 +433,7 @@ def _run_locked(policy, batch_size) -> dict:
 						reference_doctype="Opportunity",
 						reference_name=decision.name,
 					)
+				frappe.db.commit()
 		# Commit per batch: a run stopped midway keeps what it closed, and the next run (which selects by
 		# state) completes the rest; row locks are held for one batch only.
 		frappe.db.commit()

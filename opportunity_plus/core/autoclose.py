@@ -151,6 +151,37 @@ def latest_activity(*moments: datetime | date | None) -> datetime | None:
 	return latest
 
 
+def written_by_job(
+	modified: datetime | None, modified_by: str | None, job_user: str, job_writes: Iterable[datetime | None]
+) -> bool:
+	"""Whether the opportunity's last change (`modified`, `modified_by`) is the auto-close job's own write.
+
+	The job writes an opportunity's timestamp only when it closes it, as `job_user`, and records that close
+	in the deal history at the very same moment; `job_writes` are those recorded moments. A person working
+	as the same user (an administrator at the desk) writes at other moments, so their change still counts.
+	"""
+	if modified is None or modified_by != job_user:
+		return False
+	return any(moment == modified for moment in job_writes if moment is not None)
+
+
+def person_activity(
+	created: datetime | date,
+	modified: datetime | None,
+	modified_by: str | None,
+	*,
+	job_user: str,
+	job_writes: Iterable[datetime | None] = (),
+	other: Iterable[datetime | date | None] = (),
+) -> datetime:
+	"""The latest thing a person did on an opportunity: its creation; any change to it or its child tables
+	(its `modified`), unless the auto-close job made that change (see `written_by_job`); and the moments of
+	everything else done on it that the glue gathered (`other`: notes, mails either way, comments, ToDos,
+	Events, history rows written by a person)."""
+	last_change = None if written_by_job(modified, modified_by, job_user, job_writes) else modified
+	return latest_activity(created, last_change, *other)
+
+
 def threshold_days(policy: Policy, opportunity_type: str | None) -> int:
 	"""Days of inactivity after which an Opportunity of this type is closed.
 

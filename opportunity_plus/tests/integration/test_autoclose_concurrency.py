@@ -1,12 +1,14 @@
-"""Two auto-close runs started together: each opportunity is closed once and each owner warned once.
+"""Auto-close against other sessions: two runs started together close each opportunity once and warn
+each owner once; a note, mail or edit committed by a person after a run planned its batch keeps that deal
+open.
 
 Unlike the other integration tests this one commits: the second run needs its own database connection,
 and a connection sees only committed rows. It creates its records under unique names in its own
 territory, and its `finally` deletes every row it created or caused (and restores the settings), committed.
 
 The job reads the whole site. So that a run here never closes (and commits) anybody else's opportunities
-on a shared development site, the candidate loader is narrowed to this test's opportunities; the
-selection query, the lock, the re-check under a row lock, closing and warning all run unchanged.
+on a shared development site, the candidate loader is narrowed to the test's opportunities; the selection
+query, the lock, the re-check under a row lock, closing and warning all run unchanged.
 """
 
 import threading
@@ -52,6 +54,46 @@ def with_retries(action):
 			time.sleep(attempt)
 
 
+def only(names: set[str]):
+	"""autoclose.candidate_batches narrowed to `names`."""
+	original = autoclose.candidate_batches
+
+	def candidate_batches(policy, batch_size=autoclose.BATCH_SIZE, horizon_days=0):
+		for rows in original(policy, batch_size, horizon_days):
+			mine = [row for row in rows if row.name in names]
+			if mine:
+				yield mine
+
+	return candidate_batches
+
+
+def in_another_session(action, user: str = "Administrator") -> None:
+	"""Run `action` as `user` on a connection of its own (a thread) and commit it, like a person's request
+	reaching the site while the job runs."""
+	site, sites_path = frappe.local.site, frappe.local.sites_path
+	errors = []
+
+	def run() -> None:
+		frappe.init(site, sites_path=sites_path)
+		try:
+			frappe.connect()
+			frappe.set_user(user)
+			action()
+			frappe.db.commit()
+		except Exception as exception:
+			errors.append(exception)
+		finally:
+			frappe.destroy()
+
+	thread = threading.Thread(target=run)
+	thread.start()
+	thread.join(THREAD_TIMEOUT_SECONDS)
+	if thread.is_alive():
+		raise TimeoutError("the other session did not finish")
+	if errors:
+		raise errors[0]
+
+
 class TestAutoCloseConcurrency(FrappeTestCase):
 	def test_two_runs_started_together_close_each_opportunity_once_and_notify_once(self):
 		created = {"opportunities": [], "lead": None, "territory": None, "user": None, "settings": None}
@@ -88,6 +130,43 @@ class TestAutoCloseConcurrency(FrappeTestCase):
 			self.assertEqual(self.notifications(warned, for_user=created["user"]), 1)
 			self.assertEqual(self.notifications(warned), 1)
 			self.assertEqual(self.closed_history_rows(warned), 0)
+		finally:
+			self.clean_up(created, reason_existed)
+
+	def test_activity_committed_after_planning_keeps_the_deal_open(self):
+		created = {"opportunities": [], "lead": None, "territory": None, "user": None, "settings": None}
+		reason_existed = bool(frappe.db.exists("Opportunity Lost Reason", autoclose.NO_RESPONSE))
+		try:
+			deals = with_retries(lambda: self.create_deals_to_touch(created))
+			planned = []
+			plan_batch = autoclose.plan_batch
+
+			def plan_then_touch(rows, policy, today):
+				decisions = plan_batch(rows, policy, today)
+				if not planned:  # the batch's planning; later calls are close()'s re-check
+					planned.extend(decisions)
+					in_another_session(lambda: self.touch(deals), user=created["user"])
+				return decisions
+
+			with (
+				patch.object(autoclose, "candidate_batches", only(set(deals.values()))),
+				patch.object(autoclose, "plan_batch", plan_then_touch),
+			):
+				counts = autoclose.run()
+
+			self.assertEqual(
+				sorted(decision.name for decision in planned if decision.action == "close"),
+				sorted(deals.values()),
+				"all four were planned to close",
+			)
+			self.assertEqual((counts["closed"], counts["failed"]), (1, 0))
+			frappe.db.rollback()  # a fresh snapshot: see what the run committed
+			self.assertEqual(frappe.db.get_value("Opportunity", deals["control"], "status"), "Closed")
+			for kind in ("note", "mail", "edit"):
+				with self.subTest(activity=kind):
+					self.assertEqual(frappe.db.get_value("Opportunity", deals[kind], "status"), "Open")
+					self.assertEqual(self.closed_history_rows(deals[kind]), 0)
+					self.assertEqual(self.auto_close_comments(deals[kind]), 0)
 		finally:
 			self.clean_up(created, reason_existed)
 
@@ -148,6 +227,48 @@ class TestAutoCloseConcurrency(FrappeTestCase):
 		).db_insert()
 		return email
 
+	def create_deals_to_touch(self, created: dict) -> dict[str, str]:
+		"""Four deals idle for 60 days: three a person will touch once the run has planned, one control."""
+		created["opportunities"].clear()
+		settings = self.save_settings(dict(SETTINGS_VALUES, auto_close_warning_days=0), rules=[])
+		created["settings"] = created["settings"] or settings
+		created["territory"] = factories.territory("OP Concurrency")
+		created["lead"] = factories.lead()
+		created["user"] = self.owner_user()
+		return {kind: self.stale_opportunity(created, 60) for kind in ("note", "mail", "edit", "control")}
+
+	def touch(self, deals: dict[str, str]) -> None:
+		"""What the person does while the run is between planning and closing (committed by the caller).
+
+		The note and the mail leave the deals' own timestamp as it was, so only reading the notes and
+		Communications again after the row locks (not the planning snapshot) can see them."""
+		note = frappe.get_doc("Opportunity", deals["note"])
+		note.flags.ignore_permissions = True
+		note.add_note("They called back: budget approved")
+		stale = frappe.db.get_value("Opportunity", deals["note"], "creation")
+		frappe.db.set_value("Opportunity", deals["note"], "modified", stale, update_modified=False)
+		frappe.get_doc(
+			{
+				"doctype": "Communication",
+				"communication_type": "Communication",
+				"communication_medium": "Email",
+				"sent_or_received": "Received",
+				"subject": "Re: proposal",
+				"content": "Can we meet next week?",
+				"reference_doctype": "Opportunity",
+				"reference_name": deals["mail"],
+				"communication_date": now_datetime(),
+			}
+		).insert(ignore_permissions=True)
+		self.assertEqual(
+			frappe.db.get_value("Opportunity", deals["mail"], "modified"),
+			frappe.db.get_value("Opportunity", deals["mail"], "creation"),
+			"the mail left the deal's timestamp alone",
+		)
+		edit = frappe.get_doc("Opportunity", deals["edit"])
+		edit.phone = "+1 555 0199"
+		edit.save(ignore_permissions=True)
+
 	def save_settings(self, values: dict, rules: list[dict]) -> dict:
 		"""Save the auto-close settings; return what they were, to restore."""
 		doc = frappe.get_single(SETTINGS)
@@ -181,15 +302,7 @@ class TestAutoCloseConcurrency(FrappeTestCase):
 			finally:
 				frappe.destroy()
 
-		original = autoclose.candidate_batches
-
-		def only_this_tests(policy, batch_size=autoclose.BATCH_SIZE, horizon_days=0):
-			for rows in original(policy, batch_size, horizon_days):
-				mine = [row for row in rows if row.name in names]
-				if mine:
-					yield mine
-
-		with patch.object(autoclose, "candidate_batches", only_this_tests):
+		with patch.object(autoclose, "candidate_batches", only(names)):
 			threads = [threading.Thread(target=run, args=(slot,)) for slot in range(2)]
 			for thread in threads:
 				thread.start()
@@ -261,6 +374,14 @@ class TestAutoCloseConcurrency(FrappeTestCase):
 				delete("Error Log", {"reference_name": ("in", notification_logs)})
 				delete("Notification Log", {"name": ("in", notification_logs)})
 			delete("Error Log", {"reference_doctype": "Opportunity", "reference_name": ("in", names)})
+			communications = frappe.get_all(
+				"Communication",
+				filters={"reference_doctype": "Opportunity", "reference_name": ("in", names)},
+				pluck="name",
+			)
+			if communications:
+				delete("Communication Link", {"parent": ("in", communications)})
+				delete("Communication", {"name": ("in", communications)})
 			delete("Comment", {"reference_doctype": "Opportunity", "reference_name": ("in", names)})
 			delete("Version", {"ref_doctype": "Opportunity", "docname": ("in", names)})
 			delete("ToDo", {"reference_type": "Opportunity", "reference_name": ("in", names)})

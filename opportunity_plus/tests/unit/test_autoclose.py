@@ -21,12 +21,14 @@ from opportunity_plus.core.autoclose import (
 	decide,
 	due,
 	latest_activity,
+	person_activity,
 	plan,
 	policy_errors,
 	threshold_days,
 	to_close,
 	to_warn,
 	upcoming,
+	written_by_job,
 )
 
 TODAY = date(2026, 11, 25)
@@ -154,6 +156,46 @@ def test_a_later_activity_resets_the_clock():
 	stale = Candidate("A", "Open", None, latest_activity(created, None))
 	assert action(reset) == WAIT
 	assert action(stale) == CLOSE
+
+
+JOB = "Administrator"
+CREATED = idle_for(100)
+
+
+def activity(modified, modified_by, job_writes=(), other=()):
+	return person_activity(CREATED, modified, modified_by, job_user=JOB, job_writes=job_writes, other=other)
+
+
+def test_any_change_by_a_person_counts():
+	# A note, an item line or any other field: all end in the opportunity's `modified`.
+	assert activity(idle_for(0), "rep@example.com") == idle_for(0)
+
+
+def test_the_jobs_own_close_does_not_count():
+	closed_at = idle_for(5)
+	assert written_by_job(closed_at, JOB, JOB, [idle_for(40), closed_at])
+	assert activity(closed_at, JOB, job_writes=[closed_at]) == CREATED
+
+
+def test_the_same_user_at_another_moment_is_a_person():
+	# An administrator editing at the desk writes as the job's user, but not at the moment of a close.
+	assert not written_by_job(idle_for(2), JOB, JOB, [idle_for(5), None])
+	assert activity(idle_for(2), JOB, job_writes=[idle_for(5)]) == idle_for(2)
+
+
+def test_another_user_at_the_moment_of_a_close_is_a_person():
+	assert not written_by_job(idle_for(5), "rep@example.com", JOB, [idle_for(5)])
+
+
+def test_no_modified_or_no_job_write_is_not_the_job():
+	assert not written_by_job(None, JOB, JOB, [idle_for(5)])
+	assert not written_by_job(idle_for(5), JOB, JOB, [])
+	assert activity(None, None) == CREATED
+
+
+def test_other_activity_counts_even_after_the_jobs_write():
+	closed_at = idle_for(50)
+	assert activity(closed_at, JOB, [closed_at], other=[None, idle_for(3), idle_for(60)]) == idle_for(3)
 
 
 # Warning window
