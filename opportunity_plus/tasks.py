@@ -73,3 +73,11 @@ def send_follow_up_reminders() -> None:
 
 	followups.notify_due_today()
 	followups.send_overdue_digests()
+
+
+def reconcile_pipeline_summary() -> None:
+	"""Repair any drift between the opportunities and the pipeline summary (writes that bypassed the
+	document API); logs what it repaired. A named lock keeps two runs apart; each batch commits."""
+	from opportunity_plus import summary
+
+	summary.reconcile()

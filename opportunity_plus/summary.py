@@ -1,0 +1,440 @@
+"""The pipeline summary: opportunities summed by company, territory, owner, stage, status, forecast
+category and close month, kept in the same transaction as every change of an opportunity.
+
+- `sync(names)` brings the summary up to date for those opportunities: it reads what each adds now
+  (from the database, so every channel is seen the same way: a save, ERPNext's `db_set` status
+  updates, the app's bulk auto-close, a deletion) and what the summary counted for it before
+  (Opportunity Pipeline Entry), and applies the difference. Called by the Opportunity hooks
+  (on_change, on_trash) and by bulk writers after their UPDATE.
+- `reconcile()` (daily job) compares entries with the opportunities and the summary with the entries,
+  repairs every difference and logs how much drift it found; `rebuild()` (bench command
+  `opportunity-plus-rebuild-summary`) recomputes both from scratch.
+- Readers use the summary only where the caller's read restriction can be stated over its keys
+  (`scope_condition`), else they read the opportunities themselves.
+
+Writes that bypass Frappe's document API (raw SQL) are not seen until the next reconciliation.
+"""
+
+import re
+
+import frappe
+from frappe.utils import get_last_day, now_datetime
+
+from opportunity_plus.core import summary as core
+from opportunity_plus.locks import job_lock
+from opportunity_plus.permissions import ReadScope, read_scope
+
+SUMMARY = "Opportunity Pipeline Summary"
+ENTRY = "Opportunity Pipeline Entry"
+SUMMARY_TABLE = f"`tab{SUMMARY}`"
+ENTRY_TABLE = f"`tab{ENTRY}`"
+# The Opportunity field holding the effective forecast category (set by the categories feature).
+CATEGORY_FIELD = "op_effective_forecast_category"
+KEY_FIELDS = (
+	"company",
+	"territory",
+	"opportunity_owner",
+	"sales_stage",
+	"status",
+	"forecast_category",
+	"close_month",
+)
+# Opportunity columns a read restriction may name for the summary to serve it: the summary's keys.
+SUMMARY_COLUMNS = frozenset(("company", "territory", "opportunity_owner", "sales_stage", "status"))
+BATCH_SIZE = 2000
+# Raised when what the summary keeps changes: a site with an older summary rebuilds it on migrate.
+SUMMARY_VERSION = "1"
+VERSION_DEFAULT = "opportunity_plus_summary_version"
+
+
+def _category_column() -> str:
+	# The categories feature adds the column; until a site has it, every deal's category is blank.
+	if frappe.db.has_column("Opportunity", CATEGORY_FIELD):
+		return f"`{CATEGORY_FIELD}`"
+	return "''"
+
+
+def _current(names: list[str]) -> dict[str, core.Contribution]:
+	rows = frappe.db.sql(
+		f"""
+		select `name`, `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
+			{_category_column()} as forecast_category, `expected_closing`, `base_opportunity_amount`,
+			`probability`
+		from `tabOpportunity` where `name` in %(names)s
+		for update
+		""",
+		{"names": names},
+		as_dict=True,
+	)
+	return {row.name: core.contribution(row) for row in rows}
+
+
+def _counted(names: list[str]) -> dict[str, core.Contribution]:
+	rows = frappe.db.sql(
+		f"""
+		select `name`, {", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`
+		from {ENTRY_TABLE} where `name` in %(names)s
+		for update
+		""",
+		{"names": names},
+		as_dict=True,
+	)
+	return {
+		row.name: core.Contribution(
+			core.Key(
+				**{field: row[field] if field == "close_month" else row[field] or "" for field in KEY_FIELDS}
+			),
+			core._decimal(row.base_amount).quantize(core.SCALE),
+			core._decimal(row.weighted_amount).quantize(core.SCALE),
+		)
+		for row in rows
+	}
+
+
+def sync(names) -> int:
+	"""Bring the summary up to date for these opportunities (existing or deleted); returns how many
+	opportunities' contributions changed."""
+	names = sorted({name for name in names if name})
+	changed = 0
+	for start in range(0, len(names), BATCH_SIZE):
+		batch = names[start : start + BATCH_SIZE]
+		current, counted = _current(batch), _counted(batch)
+		pairs = [(counted.get(name), current.get(name)) for name in batch]
+		moved = [name for name, (old, new) in zip(batch, pairs, strict=True) if old != new]
+		if not moved:
+			continue
+		changed += len(moved)
+		_apply(core.deltas(pairs))
+		_write_entries({name: current.get(name) for name in moved})
+	return changed
+
+
+def _apply(deltas: dict[core.Key, core.Delta]) -> None:
+	if not deltas:
+		return
+	now = now_datetime()
+	rows = []
+	for key, delta in deltas.items():
+		rows.append(
+			(
+				core.key_name(key),
+				now,
+				now,
+				"Administrator",
+				"Administrator",
+				key.company,
+				key.territory,
+				key.opportunity_owner,
+				key.sales_stage,
+				key.status,
+				key.forecast_category,
+				key.close_month,
+				delta.deal_count,
+				delta.base_amount,
+				delta.weighted_amount,
+			)
+		)
+	placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+	frappe.db.sql(
+		f"""
+		insert into {SUMMARY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
+			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `deal_count`, `base_amount`, `weighted_amount`)
+		values {placeholders}
+		on duplicate key update `deal_count` = `deal_count` + values(`deal_count`),
+			`base_amount` = `base_amount` + values(`base_amount`),
+			`weighted_amount` = `weighted_amount` + values(`weighted_amount`),
+			`modified` = values(`modified`)
+		""",
+		[value for row in rows for value in row],
+	)
+	# Keys no opportunity holds any more go, so the summary stays as small as the pipeline's shape.
+	frappe.db.sql(
+		f"delete from {SUMMARY_TABLE} where `name` in %(names)s and `deal_count` = 0",
+		{"names": [row[0] for row in rows]},
+	)
+
+
+def _write_entries(entries: dict[str, core.Contribution | None]) -> None:
+	gone = [name for name, contribution in entries.items() if contribution is None]
+	if gone:
+		frappe.db.sql(f"delete from {ENTRY_TABLE} where `name` in %(names)s", {"names": gone})
+	kept = {name: contribution for name, contribution in entries.items() if contribution is not None}
+	if not kept:
+		return
+	now = now_datetime()
+	values = []
+	for name, c in kept.items():
+		key = c.key
+		values += [
+			name,
+			now,
+			now,
+			"Administrator",
+			"Administrator",
+			key.company,
+			key.territory,
+			key.opportunity_owner,
+			key.sales_stage,
+			key.status,
+			key.forecast_category,
+			key.close_month,
+			c.base_amount,
+			c.weighted_amount,
+		]
+	placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(kept))
+	frappe.db.sql(
+		f"""
+		replace into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
+			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`)
+		values {placeholders}
+		""",
+		values,
+	)
+
+
+# --- rebuild and reconciliation ---------------------------------------------------------------------
+
+
+# What an opportunity adds, as SQL over `tabOpportunity` (the same rules as core.summary.contribution).
+def _entry_select() -> str:
+	return f"""
+		select `name`, ifnull(`company`, '') as company, ifnull(`territory`, '') as territory,
+			ifnull(`opportunity_owner`, '') as opportunity_owner, ifnull(`sales_stage`, '') as sales_stage,
+			ifnull(`status`, '') as status, ifnull({_category_column()}, '') as forecast_category,
+			date_format(`expected_closing`, '%%Y-%%m-01') as close_month,
+			round(ifnull(`base_opportunity_amount`, 0), 9) as base_amount,
+			round(ifnull(`base_opportunity_amount`, 0) * ifnull(`probability`, 0) / 100, 9) as weighted_amount
+		from `tabOpportunity`
+	"""
+
+
+_SUMMARY_FROM_ENTRIES = f"""
+	select md5(concat_ws(char(31), `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
+			`forecast_category`, ifnull(date_format(`close_month`, '%%Y-%%m-%%d'), ''))) as name,
+		`company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
+		`close_month`, count(*) as deal_count, sum(`base_amount`) as base_amount,
+		sum(`weighted_amount`) as weighted_amount
+	from {ENTRY_TABLE}
+	group by `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
+		`close_month`
+"""
+
+
+def rebuild() -> dict:
+	"""Recompute entries and summary from the opportunities (a bench command; commits)."""
+	with job_lock("pipeline_summary") as locked:
+		if not locked:
+			frappe.throw("Another rebuild or reconciliation of the pipeline summary is running.")
+		frappe.db.sql(f"delete from {ENTRY_TABLE}")
+		frappe.db.sql(f"delete from {SUMMARY_TABLE}")
+		frappe.db.sql(
+			f"""
+			insert into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
+				{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`)
+			select entry.`name`, now(6), now(6), 'Administrator', 'Administrator',
+				{", ".join(f"entry.`{field}`" for field in KEY_FIELDS)}, entry.`base_amount`,
+				entry.`weighted_amount`
+			from ({_entry_select()}) entry
+			""",
+			{},
+		)
+		_insert_summary_rows()
+		frappe.db.commit()
+		return counts()
+
+
+def _insert_summary_rows(where: str = "", values: dict | None = None) -> None:
+	frappe.db.sql(
+		f"""
+		insert into {SUMMARY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
+			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `deal_count`, `base_amount`, `weighted_amount`)
+		select grouped.`name`, now(6), now(6), 'Administrator', 'Administrator',
+			{", ".join(f"grouped.`{field}`" for field in KEY_FIELDS)}, grouped.`deal_count`,
+			grouped.`base_amount`, grouped.`weighted_amount`
+		from ({_SUMMARY_FROM_ENTRIES}) grouped {where}
+		""",
+		values or {},
+	)
+
+
+def ensure_built() -> None:
+	"""On install and migrate: build the summary where it is missing or of an older version (commits)."""
+	version = frappe.db.get_default(VERSION_DEFAULT)
+	if version == SUMMARY_VERSION and (frappe.db.count(ENTRY) or not frappe.db.count("Opportunity")):
+		return
+	rebuild()
+	frappe.db.set_default(VERSION_DEFAULT, SUMMARY_VERSION)
+	frappe.db.commit()
+
+
+def counts() -> dict:
+	return {
+		"opportunities": frappe.db.count("Opportunity"),
+		"entries": frappe.db.count(ENTRY),
+		"summary_rows": frappe.db.count(SUMMARY),
+	}
+
+
+def reconcile() -> dict | None:
+	"""Repair every difference between the opportunities, their entries and the summary, and log it.
+
+	Idempotent and safe to run twice or at once (a named lock; the second run returns None). Commits.
+	"""
+	with job_lock("pipeline_summary") as locked:
+		if not locked:
+			return None
+		stale = _stale_entries()
+		synced = 0
+		for start in range(0, len(stale), BATCH_SIZE):
+			synced += sync(stale[start : start + BATCH_SIZE])
+			# Commit per batch: a reconciliation stopped midway keeps what it repaired.
+			frappe.db.commit()
+		wrong_rows = _repair_summary_rows()
+		frappe.db.commit()
+		result = {"entries_repaired": synced, "summary_rows_repaired": wrong_rows}
+		if synced or wrong_rows:
+			frappe.log_error(
+				title="Opportunity Plus: pipeline summary drift repaired",
+				message=frappe.as_json(result),
+			)
+		return result
+
+
+def _stale_entries(names: list[str] | None = None) -> list[str]:
+	"""Opportunities whose entry is missing or differs, and entries of deleted opportunities (of `names`
+	only, when given)."""
+	differs = " or ".join(
+		f"not (entry.`{field}` <=> current.`{field}`)"
+		for field in (*KEY_FIELDS, "base_amount", "weighted_amount")
+	)
+	values = {"names": list(names) or [""]} if names is not None else {}
+	only = " where `name` in %(names)s" if names is not None else ""
+	found = frappe.db.sql_list(
+		f"""
+		select current.`name`
+		from ({_entry_select()}{only}) current
+		left join {ENTRY_TABLE} entry on entry.`name` = current.`name`
+		where entry.`name` is null or {differs}
+		""",
+		values,
+	)
+	found += frappe.db.sql_list(
+		f"""
+		select entry.`name` from {ENTRY_TABLE} entry
+		left join `tabOpportunity` opportunity on opportunity.`name` = entry.`name`
+		where opportunity.`name` is null {"and entry.`name` in %(names)s" if names is not None else ""}
+		""",
+		values,
+	)
+	return sorted(set(found))
+
+
+def _repair_summary_rows() -> int:
+	"""Make the summary equal the entries grouped by key; returns how many summary rows were wrong."""
+	wrong = frappe.db.sql_list(
+		f"""
+		select coalesce(expected.`name`, summary.`name`)
+		from ({_SUMMARY_FROM_ENTRIES}) expected
+		left join {SUMMARY_TABLE} summary on summary.`name` = expected.`name`
+		where summary.`name` is null or summary.`deal_count` != expected.`deal_count`
+			or summary.`base_amount` != expected.`base_amount`
+			or summary.`weighted_amount` != expected.`weighted_amount`
+		union
+		select summary.`name`
+		from {SUMMARY_TABLE} summary
+		left join ({_SUMMARY_FROM_ENTRIES}) expected on expected.`name` = summary.`name`
+		where expected.`name` is null
+		""",
+		{},
+	)
+	if wrong:
+		frappe.db.sql(f"delete from {SUMMARY_TABLE} where `name` in %(names)s", {"names": wrong})
+		_insert_summary_rows("where grouped.`name` in %(names)s", {"names": wrong})
+	return len(wrong)
+
+
+# --- readers ---------------------------------------------------------------------------------------
+
+_QUALIFIED = re.compile(r"`([^`]*)`\s*\.\s*`([^`]*)`")
+_PLACEHOLDER = re.compile(r"%\(\w+\)s")
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d+(?:\.\d+)?|%%|[()=,<>!]+|\S")
+# What may stand between column references and placeholders in a restriction the summary can serve.
+_ALLOWED_WORDS = frozenset(("and", "or", "not", "in", "is", "null", "ifnull", "like"))
+
+
+def scope_condition(scope: ReadScope) -> str | None:
+	"""The caller's read restriction stated over the summary's keys (alias `summary`), or None when it
+	cannot be. "" when the caller may read every opportunity.
+
+	It can when the restriction names only `tabOpportunity` columns the summary keeps (user permissions on
+	company, territory or owner, permission rules on those) joined by plain boolean operators; shares
+	(`name in (...)`), `if_owner` (`owner`), other tables, sub-queries, functions and anything unquoted
+	cannot, and then readers scan the opportunities.
+	"""
+	if scope.unrestricted:
+		return ""
+	condition = scope.condition
+	qualified = _QUALIFIED.findall(condition)
+	if not qualified or any(
+		table != "tabOpportunity" or column not in SUMMARY_COLUMNS for table, column in qualified
+	):
+		return None
+	rest = _PLACEHOLDER.sub(" ", _QUALIFIED.sub(" ", condition))
+	for token in _TOKEN.findall(rest):
+		if token.lower() in _ALLOWED_WORDS or token.isdigit():
+			continue
+		if all(char in "()=,<>!" for char in token):
+			continue
+		return None
+	return _QUALIFIED.sub(lambda match: f"summary.`{match.group(2)}`", condition)
+
+
+# Opportunity filters the summary can apply (its keys).
+FILTER_KEYS = frozenset(("territory", "opportunity_owner", "sales_stage", "status"))
+
+
+def month_aligned(from_date, to_date) -> bool:
+	"""Whether a window of expected closing dates is whole months (or open-ended)."""
+	if from_date and from_date.day != 1:
+		return False
+	return not to_date or get_last_day(to_date) == to_date
+
+
+def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | None) -> list | None:
+	"""The forecast's GROUP BY (group value, month end, status, stage: count, base, weighted) from the
+	summary, or None when the summary cannot answer it exactly: a window not of whole months, a grouping
+	or filter on something it does not keep, a read restriction it cannot state."""
+	if group_key is None or set(filters) - FILTER_KEYS or not month_aligned(from_date, to_date):
+		return None
+	scope = read_scope()
+	restriction = scope_condition(scope)
+	if restriction is None:
+		return None
+	conditions = ["summary.`company` = %(company)s"]
+	values = {"company": company, **scope.values}
+	if from_date:
+		conditions.append("summary.`close_month` >= %(from_month)s")
+		values["from_month"] = from_date
+	if to_date:
+		conditions.append("summary.`close_month` <= %(to_month)s")
+		values["to_month"] = to_date.replace(day=1)
+	for field, value in filters.items():
+		conditions.append(f"summary.`{field}` = %(filter_{field})s")
+		values[f"filter_{field}"] = value
+	if restriction:
+		conditions.append(f"({restriction})")
+	group_column = f"nullif(summary.`{group_key}`, '')" if group_key else "null"
+	return frappe.db.sql(
+		f"""
+		select {group_column} as group_value, last_day(summary.`close_month`) as month_end,
+			summary.`status`, nullif(summary.`sales_stage`, '') as sales_stage,
+			sum(summary.`deal_count`) as deal_count, sum(summary.`base_amount`) as base_amount,
+			sum(summary.`weighted_amount`) as weighted_amount
+		from {SUMMARY_TABLE} summary
+		where {" and ".join(conditions)}
+		group by group_value, month_end, summary.`status`, sales_stage
+		order by null
+		""",
+		values,
+		as_dict=True,
+	)
