@@ -18,6 +18,7 @@ Writes that bypass Frappe's document API (raw SQL) are not seen until the next r
 import re
 
 import frappe
+from frappe import _
 from frappe.utils import get_last_day, now_datetime
 
 from opportunity_plus.core import summary as core
@@ -224,7 +225,7 @@ def rebuild() -> dict:
 	"""Recompute entries and summary from the opportunities (a bench command; commits)."""
 	with job_lock("pipeline_summary") as locked:
 		if not locked:
-			frappe.throw("Another rebuild or reconciliation of the pipeline summary is running.")
+			frappe.throw(_("Another rebuild or reconciliation of the pipeline summary is running."))
 		frappe.db.sql(f"delete from {ENTRY_TABLE}")
 		frappe.db.sql(f"delete from {SUMMARY_TABLE}")
 		frappe.db.sql(

@@ -1,0 +1,52 @@
+"""Bench commands of the app (bench finds them in `opportunity_plus.commands.commands`)."""
+
+import click
+from frappe.commands import get_site, pass_context
+
+
+@click.command("opportunity-plus-rebuild-summary")
+@pass_context
+def rebuild_summary(context):
+	"""Recompute the pipeline summary of Opportunity Plus from the opportunities."""
+	import frappe
+
+	from opportunity_plus import summary
+
+	site = get_site(context)
+	frappe.init(site=site)
+	frappe.connect()
+	try:
+		counts = summary.rebuild()
+		click.echo(
+			f"{site}: {counts['opportunities']} opportunities, {counts['entries']} entries, "
+			f"{counts['summary_rows']} summary rows"
+		)
+	finally:
+		frappe.destroy()
+
+
+@click.command("opportunity-plus-reconcile-summary")
+@pass_context
+def reconcile_summary(context):
+	"""Repair and report drift between the opportunities and the pipeline summary (the daily job)."""
+	import frappe
+
+	from opportunity_plus import summary
+
+	site = get_site(context)
+	frappe.init(site=site)
+	frappe.connect()
+	try:
+		result = summary.reconcile()
+		if result is None:
+			click.echo(f"{site}: another rebuild or reconciliation is running")
+		else:
+			click.echo(
+				f"{site}: {result['entries_repaired']} opportunities and "
+				f"{result['summary_rows_repaired']} summary rows repaired"
+			)
+	finally:
+		frappe.destroy()
+
+
+commands = [rebuild_summary, reconcile_summary]
