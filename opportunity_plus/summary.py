@@ -44,7 +44,7 @@ KEY_FIELDS = (
 SUMMARY_COLUMNS = frozenset(("company", "territory", "opportunity_owner", "sales_stage", "status"))
 BATCH_SIZE = 2000
 # Raised when what the summary keeps changes: a site with an older summary rebuilds it on migrate.
-SUMMARY_VERSION = "1"
+SUMMARY_VERSION = "2"
 VERSION_DEFAULT = "opportunity_plus_summary_version"
 
 
@@ -434,6 +434,87 @@ def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | N
 		from {SUMMARY_TABLE} summary
 		where {" and ".join(conditions)}
 		group by group_value, month_end, summary.`status`, sales_stage
+		order by null
+		""",
+		values,
+		as_dict=True,
+	)
+
+
+# Groupings of the open pipeline: the summary's key and the Opportunity column it comes from.
+PIPELINE_GROUPS = {
+	None: ("null", "null"),
+	"stage": ("summary.`sales_stage`", "`tabOpportunity`.`sales_stage`"),
+	"category": ("summary.`forecast_category`", None),
+	"territory": ("summary.`territory`", "`tabOpportunity`.`territory`"),
+	"owner": ("summary.`opportunity_owner`", "`tabOpportunity`.`opportunity_owner`"),
+}
+
+
+def open_pipeline(
+	company: str,
+	period_start,
+	period_end,
+	*,
+	territories: list[str] | None = None,
+	owner: str | None = None,
+	group_by: str | None = None,
+	statuses=None,
+) -> list:
+	"""The open pipeline (open statuses, expected closing in the period) the caller may read, by group:
+	rows of group, deal_count, base_amount, weighted_amount. From the summary where it can answer
+	exactly (whole-month period and a restriction it can state), else from the opportunities."""
+	from opportunity_plus.core.stages import OPEN_STATUSES
+
+	statuses = sorted(statuses or OPEN_STATUSES)
+	scope = read_scope()
+	restriction = scope_condition(scope) if month_aligned(period_start, period_end) else None
+	summary_group, scan_group = PIPELINE_GROUPS[group_by]
+	if scan_group is None:
+		scan_group = f"ifnull({_category_column()}, '')"
+	values = {"company": company, "statuses": statuses, **scope.values}
+	if restriction is not None:
+		table, alias, group, date_column = SUMMARY_TABLE, "summary", summary_group, "summary.`close_month`"
+		count, base, weighted = (
+			"sum(summary.`deal_count`)",
+			"sum(summary.`base_amount`)",
+			"sum(summary.`weighted_amount`)",
+		)
+		if period_end:
+			values["period_end"] = period_end.replace(day=1)
+	else:
+		table, alias, group, date_column = (
+			"`tabOpportunity`",
+			"`tabOpportunity`",
+			scan_group,
+			"`tabOpportunity`.`expected_closing`",
+		)
+		count, base = "count(*)", "sum(`tabOpportunity`.`base_opportunity_amount`)"
+		weighted = "sum(`tabOpportunity`.`base_opportunity_amount` * `tabOpportunity`.`probability` / 100)"
+		restriction = scope.condition
+		if period_end:
+			values["period_end"] = period_end
+	conditions = [f"{alias}.`company` = %(company)s", f"{alias}.`status` in %(statuses)s"]
+	if period_start:
+		conditions.append(f"{date_column} >= %(period_start)s")
+		values["period_start"] = period_start
+	if period_end:
+		conditions.append(f"{date_column} <= %(period_end)s")
+	if territories:
+		conditions.append(f"{alias}.`territory` in %(territories)s")
+		values["territories"] = territories
+	if owner:
+		conditions.append(f"{alias}.`opportunity_owner` = %(owner)s")
+		values["owner"] = owner
+	if restriction:
+		conditions.append(f"({restriction})")
+	return frappe.db.sql(
+		f"""
+		select nullif({group}, '') as `group`, {count} as deal_count, ifnull({base}, 0) as base_amount,
+			ifnull({weighted}, 0) as weighted_amount
+		from {table} {"summary" if alias == "summary" else ""}
+		where {" and ".join(conditions)}
+		group by `group`
 		order by null
 		""",
 		values,

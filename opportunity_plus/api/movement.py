@@ -1,0 +1,361 @@
+"""Pipeline movement and the forecast as of a past date, over REST.
+
+`GET /api/method/opportunity_plus.api.movement.get_movement` — the open pipeline of a period of close
+dates as it stood on date A, what changed it until date B (new deals, amounts raised and lowered, pulled
+into the period, pushed out of it, won, lost, closed, reopened), and the pipeline on B; each step lists
+its deals. `GET ...get_forecast_as_of` — the open pipeline by stage or by forecast category as it stood
+on a past date.
+
+Both rebuild past states from the deal history (core.movement): only the opportunities changed or
+created since the earlier date are read one by one; the rest are as they are now and come from the
+pipeline summary. A date stands for the end of that day. Opportunities older than the deal history
+(created before the app recorded it) are never guessed: they are reported as "no history before …".
+The caller sees only the opportunities they may read (permissions.read_scope). Territory and owner are
+taken as they are now (their changes are not in the deal history).
+"""
+
+from datetime import datetime, time, timedelta
+from decimal import Decimal
+
+import frappe
+from frappe import _
+from frappe.utils import add_months, flt, get_datetime, get_first_day, get_last_day, getdate, nowdate
+from frappe.utils.nestedset import get_descendants_of
+
+from opportunity_plus import summary
+from opportunity_plus.api.forecast import default_company
+from opportunity_plus.api.utils import parse_date, parse_int, parse_name
+from opportunity_plus.core import movement as core
+from opportunity_plus.permissions import read_scope
+from opportunity_plus.pipeline import get_stages
+
+HISTORY_SINCE_DEFAULT = "opportunity_plus_history_since"
+MAX_LIMIT = 500
+BATCH = 2000
+GROUPINGS = ("stage", "category")
+
+
+def step_labels() -> dict[str, str]:
+	return {
+		core.NEW: _("New deals"),
+		core.RAISED: _("Amounts raised"),
+		core.LOWERED: _("Amounts lowered"),
+		core.PULLED_IN: _("Pulled into the period"),
+		core.PUSHED_OUT: _("Close date moved out of the period"),
+		core.WON: _("Won"),
+		core.LOST: _("Lost"),
+		core.CLOSED: _("Closed"),
+		core.REOPENED: _("Reopened"),
+		core.NO_HISTORY: _("No history before the deal history began"),
+	}
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_movement(
+	company: str | None = None,
+	from_date: str | None = None,
+	to_date: str | None = None,
+	period_start: str | None = None,
+	period_end: str | None = None,
+	territory: str | None = None,
+	opportunity_owner: str | None = None,
+	limit: int = 50,
+) -> dict:
+	"""How the open pipeline of the period (close dates `period_start`..`period_end`, default: this
+	quarter) moved from the end of `from_date` (default: 7 days ago) to the end of `to_date` (default:
+	today). Each step lists up to `limit` of its deals, largest first."""
+	context = context_of(company, period_start, period_end, territory, opportunity_owner)
+	today = getdate(nowdate())
+	start_day = parse_date(from_date, _("From Date")) or today - timedelta(days=7)
+	end_day = parse_date(to_date, _("To Date")) or today
+	limit = parse_int(limit, _("Limit"), 1, MAX_LIMIT)
+	if start_day >= end_day:
+		frappe.throw(_("From Date {0} must be before To Date {1}.").format(start_day, end_day))
+	if end_day > today:
+		frappe.throw(_("To Date {0} is in the future: the pipeline can be told up to today.").format(end_day))
+	known_since = history_since()
+	result = compute_movement(context, _end_of(start_day), None if end_day == today else _end_of(end_day))
+	labels = step_labels()
+	steps = []
+	for step in core.STEPS:
+		found = result.steps[step]
+		if not found.deals:
+			continue
+		listed = sorted(found.deals, key=lambda deal: abs(deal["amount"]), reverse=True)[:limit]
+		steps.append(
+			{
+				"step": step,
+				"label": labels[step],
+				"amount": _money(found.amount),
+				"count": len(found.deals),
+				"deals": [{**deal, "amount": _money(deal["amount"])} for deal in listed],
+			}
+		)
+	return {
+		**_header(context),
+		"from_date": str(start_day),
+		"to_date": str(end_day),
+		"history_since": str(known_since),
+		"opening": _money(result.opening),
+		"closing": _money(result.closing),
+		"steps": steps,
+		"balanced": result.balanced,
+	}
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_forecast_as_of(
+	company: str | None = None,
+	as_of: str | None = None,
+	group_by: str = "stage",
+	period_start: str | None = None,
+	period_end: str | None = None,
+	territory: str | None = None,
+	opportunity_owner: str | None = None,
+) -> dict:
+	"""The open pipeline of the period by stage or forecast category as it stood at the end of `as_of`
+	(default: today): deals, amount and weighted amount per group."""
+	if group_by not in GROUPINGS:
+		frappe.throw(
+			_("Group by stage or category, not {0}.").format(frappe.utils.escape_html(str(group_by)))
+		)
+	context = context_of(company, period_start, period_end, territory, opportunity_owner)
+	today = getdate(nowdate())
+	day = parse_date(as_of, _("As Of")) or today
+	if day > today:
+		frappe.throw(_("As Of {0} is in the future: the pipeline can be told up to today.").format(day))
+	moment = _end_of(day)
+	known_since = history_since()
+	now_rows = _open_now(context, group_by)
+	now_by_group = {
+		row.group: core.Totals(
+			row.deal_count, Decimal(str(row.base_amount)), Decimal(str(row.weighted_amount))
+		)
+		for row in now_rows
+	}
+	deals = (
+		_deals_changed_since(context, moment, include_unknown=moment < known_since, known_since=known_since)
+		if day < today
+		else []
+	)
+	stage_categories = _stage_categories()
+
+	def group_of(state):
+		if group_by == "stage":
+			return state.stage or None
+		return state.category or core.effective_category(state, stage_categories)
+
+	groups, unknown = core.as_of(now_by_group, deals, moment, context["period"], group_of, known_since)
+	order = _group_order(group_by)
+	rows = [
+		{
+			"key": key,
+			"count": totals.count,
+			"amount": _money(totals.amount),
+			"weighted_amount": _money(totals.weighted),
+		}
+		for key, totals in sorted(groups.items(), key=lambda item: order(item[0]))
+	]
+	return {
+		**_header(context),
+		"as_of": str(day),
+		"group_by": group_by,
+		"history_since": str(known_since),
+		"rows": rows,
+		"total": {
+			"count": sum(row["count"] for row in rows),
+			"amount": flt(sum(row["amount"] for row in rows), 2),
+			"weighted_amount": flt(sum(row["weighted_amount"] for row in rows), 2),
+		},
+		"no_history": {"count": unknown.count, "amount": _money(unknown.amount)},
+	}
+
+
+def compute_movement(context: dict, start: datetime, end: datetime | None) -> core.Movement:
+	"""The movement of the open pipeline of `context` between two moments (`end` None: now)."""
+	known_since = history_since()
+	pipeline_now = sum((Decimal(str(row.base_amount)) for row in _open_now(context, None)), Decimal(0))
+	deals = _deals_changed_since(context, start, include_unknown=start < known_since, known_since=known_since)
+	return core.movement(pipeline_now, deals, start, end, context["period"], known_since)
+
+
+# --- shared ----------------------------------------------------------------------------------------
+
+
+def history_since() -> datetime:
+	"""When the deal history began on this site (set on install; on older installs, the first history
+	row). Before it, the state of an opportunity that already existed is not known."""
+	value = frappe.db.get_default(HISTORY_SINCE_DEFAULT)
+	return get_datetime(value) if value else datetime.min
+
+
+def record_history_since() -> None:
+	"""On install and migrate: remember when the deal history began, once."""
+	if frappe.db.get_default(HISTORY_SINCE_DEFAULT):
+		return
+	first = frappe.db.sql("select min(`changed_on`) from `tabOpportunity History`")[0][0]
+	frappe.db.set_default(HISTORY_SINCE_DEFAULT, str(first or frappe.utils.now_datetime()))
+
+
+def _end_of(day) -> datetime:
+	return datetime.combine(day, time.max)
+
+
+def _money(value) -> float:
+	return flt(value, 2) + 0.0
+
+
+def context_of(company, period_start, period_end, territory, owner) -> dict:
+	company = parse_name(company, _("Company"), required=False) or default_company()
+	if not company or not frappe.db.exists("Company", company):
+		frappe.throw(
+			_("Select a company: the pipeline never mixes companies' currencies."), title=_("Company")
+		)
+	if not frappe.has_permission("Opportunity", "read"):
+		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	start = parse_date(period_start, _("Period Start"))
+	end = parse_date(period_end, _("Period End"))
+	if not start and not end:
+		today = getdate(nowdate())
+		start = get_first_day(today).replace(month=(today.month - 1) // 3 * 3 + 1)
+		end = get_last_day(add_months(start, 2))
+	if start and end and start > end:
+		frappe.throw(_("Period Start {0} is after Period End {1}.").format(start, end))
+	territory = parse_name(territory, _("Territory"), required=False)
+	territories = None
+	if territory:
+		if not frappe.db.exists("Territory", territory):
+			frappe.throw(_("Territory {0} does not exist.").format(frappe.utils.escape_html(territory)))
+		territories = [territory, *get_descendants_of("Territory", territory, ignore_permissions=True)]
+	owner = parse_name(owner, _("Opportunity Owner"), required=False)
+	return {
+		"company": company,
+		"period": core.Period(start, end),
+		"territory": territory,
+		"territories": territories,
+		"owner": owner,
+	}
+
+
+def _header(context) -> dict:
+	period = context["period"]
+	return {
+		"company": context["company"],
+		"currency": frappe.get_cached_value("Company", context["company"], "default_currency"),
+		"period_start": str(period.start) if period.start else None,
+		"period_end": str(period.end) if period.end else None,
+		"territory": context["territory"],
+		"opportunity_owner": context["owner"],
+	}
+
+
+def _open_now(context, group_by) -> list:
+	period = context["period"]
+	return summary.open_pipeline(
+		context["company"],
+		period.start,
+		period.end,
+		territories=context["territories"],
+		owner=context["owner"],
+		group_by=group_by,
+	)
+
+
+def _deals_changed_since(context, moment: datetime, *, include_unknown: bool, known_since) -> list[core.Deal]:
+	"""The readable opportunities of the company (and filters) changed or created after `moment`, with
+	their history rows since; with `include_unknown`, also every one created before the history began."""
+	scope = read_scope()
+	conditions = ["`tabOpportunity`.`company` = %(company)s"]
+	values = {"company": context["company"], "moment": moment, "known_since": known_since, **scope.values}
+	if context["territories"]:
+		conditions.append("`tabOpportunity`.`territory` in %(territories)s")
+		values["territories"] = context["territories"]
+	if context["owner"]:
+		conditions.append("`tabOpportunity`.`opportunity_owner` = %(owner)s")
+		values["owner"] = context["owner"]
+	if scope.condition:
+		conditions.append(f"({scope.condition})")
+	where = " and ".join(conditions)
+	unknown = " or `tabOpportunity`.`creation` < %(known_since)s" if include_unknown else ""
+	names = frappe.db.sql_list(
+		f"""
+		select `tabOpportunity`.`name` from `tabOpportunity`
+		where {where} and (`tabOpportunity`.`creation` > %(moment)s{unknown})
+		union
+		select `tabOpportunity`.`name` from `tabOpportunity History` history
+		join `tabOpportunity` on `tabOpportunity`.`name` = history.`opportunity`
+		where {where} and history.`changed_on` > %(moment)s
+		""",
+		values,
+	)
+	deals = []
+	for start in range(0, len(names), BATCH):
+		deals += _load(names[start : start + BATCH], moment)
+	return deals
+
+
+def _load(names: list[str], moment: datetime) -> list[core.Deal]:
+	category = summary._category_column()
+	override = (
+		"`op_forecast_category`" if frappe.db.has_column("Opportunity", "op_forecast_category") else "null"
+	)
+	rows = frappe.db.sql(
+		f"""
+		select `name`, `title`, `creation`, `status`, `sales_stage`, `opportunity_amount`, `conversion_rate`,
+			`base_opportunity_amount`, `probability`, `expected_closing`, {override} as category_override,
+			{category} as category
+		from `tabOpportunity` where `name` in %(names)s
+		""",
+		{"names": names},
+		as_dict=True,
+	)
+	changes: dict[str, list] = {}
+	for row in frappe.db.sql(
+		"""
+		select `opportunity`, `changed_on`, `changed_field`, `from_value`
+		from `tabOpportunity History`
+		where `opportunity` in %(names)s and `changed_on` > %(moment)s
+		""",
+		{"names": names, "moment": moment},
+		as_dict=True,
+	):
+		changes.setdefault(row.opportunity, []).append((row.changed_on, row.changed_field, row.from_value))
+	return [
+		core.Deal(
+			name=row.name,
+			created=row.creation,
+			now=core.DealState(
+				status=row.status,
+				stage=row.sales_stage or None,
+				amount=Decimal(str(row.base_opportunity_amount or 0)),
+				probability=Decimal(str(row.probability or 0)),
+				close_date=row.expected_closing,
+				category_override=row.category_override or None,
+				category=row.category or None,
+			),
+			current_amount=Decimal(str(row.opportunity_amount or 0)),
+			conversion_rate=Decimal(str(row.conversion_rate or 1)),
+			changes=tuple(changes.get(row.name, ())),
+			title=row.title,
+		)
+		for row in rows
+	]
+
+
+def _stage_categories() -> dict[str, str]:
+	return {name: stage.forecast_category or "" for name, stage in get_stages().items()}
+
+
+def _group_order(group_by: str):
+	if group_by == "category":
+		order = {
+			name: index for index, name in enumerate(("Commit", "Best Case", "Pipeline", "Closed", "Omitted"))
+		}
+	else:
+		order = {
+			stage.name: index
+			for index, stage in enumerate(sorted(get_stages().values(), key=lambda s: s.order))
+		}
+	return lambda key: (order.get(key, len(order)), key or "")
