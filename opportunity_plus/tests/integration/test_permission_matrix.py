@@ -18,7 +18,7 @@ from datetime import datetime, time, timedelta
 import frappe
 from frappe.permissions import add_permission, update_permission_property
 from frappe.tests.utils import FrappeTestCase
-from frappe.utils import add_days, add_months, flt, get_first_day, getdate, nowdate, random_string
+from frappe.utils import add_days, add_months, flt, get_first_day, get_last_day, getdate, nowdate, random_string
 
 from opportunity_plus.api.forecast import current_quarter
 from opportunity_plus.core.forecast import LOST, OPEN, WON, Deal, outcome
@@ -200,12 +200,9 @@ def expect_card(kind):
 				for row in rows
 				if kind_of(row) == WON and row.expected_closing and first <= row.expected_closing <= last
 			)
-		today = getdate(nowdate())
-		window = [
-			kind_of(row)
-			for row in rows
-			if row.expected_closing and add_months(today, -12) <= row.expected_closing <= today
-		]
+		last = get_last_day(nowdate())
+		first = get_first_day(add_months(last, -11))
+		window = [kind_of(row) for row in rows if row.expected_closing and first <= row.expected_closing <= last]
 		won, lost = window.count(WON), window.count(LOST)
 		return flt(won * 100 / (won + lost), 1) if won + lost else None
 
@@ -436,6 +433,136 @@ def expect_history_list(ctx, user):
 	return sorted(row.name for row in rows or [])
 
 
+# --- targets and forecast categories: the current month's figures of the caller's deals ------------
+
+
+def this_month():
+	first = get_first_day(nowdate())
+	return first, getdate(add_days(add_months(first, 1), -1)), f"{first.year:04d}-{first.month:02d}"
+
+
+def closing_date(row):
+	"""The day a closed deal closed, by api.winloss's rule (lost date, else the latest history row that
+	set its status, else its last change)."""
+	if row.status == "Lost" and frappe.db.get_value("Opportunity", row.name, "op_lost_on"):
+		return getdate(frappe.db.get_value("Opportunity", row.name, "op_lost_on"))
+	changed = frappe.get_all(
+		"Opportunity History",
+		filters={"opportunity": row.name, "changed_field": "status", "to_value": row.status},
+		pluck="changed_on",
+		order_by="changed_on desc",
+		limit=1,
+	)
+	return getdate(changed[0] if changed else frappe.db.get_value("Opportunity", row.name, "modified"))
+
+
+def in_this_month(row) -> bool:
+	first, last, _key = this_month()
+	day = closing_date(row) if row.status in CLOSED_STATUSES else row.expected_closing
+	return bool(day) and first <= getdate(day) <= last
+
+
+def read_attainment(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.targets.get_attainment",
+		{"company": ctx.company, "period": this_month()[2]},
+		user=user,
+	)
+	return answer, (lambda result: attainment_figure(result["total"]))
+
+
+def attainment_figure(total: dict) -> tuple:
+	return (
+		total["won_count"],
+		flt(total["won_amount"], 2),
+		total["open_count"],
+		flt(total["open_amount"], 2),
+	)
+
+
+def expect_attainment(ctx, user):
+	rows = rows_for(user, {"company": ctx.company})
+	if rows is None:
+		return REFUSED
+	won = [row for row in rows if row.status == "Converted" and in_this_month(row)]
+	pipeline = [row for row in rows if row.status in OPEN_STATUSES and in_this_month(row)]
+	return (*figure(won), *figure(pipeline))
+
+
+def read_attainment_report(ctx, user):
+	answer = report("Sales Target Attainment", {"company": ctx.company, "period": this_month()[2]}, user)
+	return answer, (lambda result: attainment_figure(total_row(result)))
+
+
+def expect_attainment_in_a_report(ctx, user):
+	return expect_attainment(ctx, user) if may_run_reports(user) else REFUSED
+
+
+def category_figure(total: dict) -> tuple:
+	# Best Case includes Commit: closed + best case + pipeline + omitted is every deal once.
+	parts = ("closed", "best_case", "pipeline", "omitted")
+	return (
+		sum(total[f"{part}_count"] for part in parts),
+		money(total[f"{part}_amount"] for part in parts),
+	)
+
+
+def read_category_forecast(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.categories.get_category_forecast",
+		{"company": ctx.company, "period": this_month()[2], "group_by": "territory"},
+		user=user,
+	)
+	return answer, (lambda result: category_figure(result["total"]["total"]))
+
+
+def expect_category_forecast(ctx, user):
+	rows = rows_for(user, {"company": ctx.company})
+	return REFUSED if rows is None else figure([row for row in rows if in_this_month(row)])
+
+
+def read_category_report(ctx, user):
+	answer = report(
+		"Forecast by Category", {"company": ctx.company, "period": this_month()[2], "group_by": "owner"}, user
+	)
+	return answer, (lambda result: category_figure(total_row(result)))
+
+
+def expect_category_forecast_in_a_report(ctx, user):
+	return expect_category_forecast(ctx, user) if may_run_reports(user) else REFUSED
+
+
+def read_movement(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.movement.get_movement",
+		{"company": ctx.company, "from_date": str(add_days(getdate(nowdate()), -3))},
+		user=user,
+	)
+	return answer, (lambda result: flt(result["closing"], 2))
+
+
+def read_as_of(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.movement.get_forecast_as_of", {"company": ctx.company}, user=user
+	)
+	return answer, (lambda result: flt(result["total"]["amount"], 2))
+
+
+def expect_open_this_quarter(ctx, user):
+	"""The open pipeline of the current quarter (the default period of movement and as-of)."""
+	first, last = current_quarter()
+	rows = rows_for(
+		user,
+		[
+			["company", "=", ctx.company],
+			["status", "in", sorted(OPEN_STATUSES)],
+			["expected_closing", ">=", first],
+			["expected_closing", "<=", last],
+		],
+	)
+	return REFUSED if rows is None else money(row.base_opportunity_amount for row in rows)
+
+
 READERS = {
 	"opportunity_plus.api.forecast.get_forecast": (read_forecast, expect_company_figure),
 	"report:Pipeline Forecast": (read_pipeline_forecast_report, expect_company_figure_in_a_report),
@@ -478,6 +605,15 @@ READERS = {
 	),
 	"opportunity_plus.api.autoclose.preview": (read_autoclose_preview, expect_settings_manager),
 	"Opportunity History list": (read_history_list, expect_history_list),
+	"opportunity_plus.api.movement.get_movement": (read_movement, expect_open_this_quarter),
+	"opportunity_plus.api.movement.get_forecast_as_of": (read_as_of, expect_open_this_quarter),
+	"opportunity_plus.api.targets.get_attainment": (read_attainment, expect_attainment),
+	"report:Sales Target Attainment": (read_attainment_report, expect_attainment_in_a_report),
+	"opportunity_plus.api.categories.get_category_forecast": (
+		read_category_forecast,
+		expect_category_forecast,
+	),
+	"report:Forecast by Category": (read_category_report, expect_category_forecast_in_a_report),
 }
 
 # Methods that write: each is checked for refusing a caller who may not write the opportunity it names
