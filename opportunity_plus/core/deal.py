@@ -1,6 +1,7 @@
-"""Rules about one deal that need no stage history: overdue flag, mandatory close date."""
+"""Rules about one deal that need no stage history: overdue flag, mandatory close date, amounts."""
 
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from opportunity_plus.core.stages import OPEN_STATUSES, UNORDERED, Stage
 
@@ -22,3 +23,30 @@ def close_date_required(stage: Stage | None, from_stage: Stage | None) -> bool:
 	if stage.kind != "Open":
 		return False
 	return bool(stage.order) and (stage.order or UNORDERED) >= (from_stage.order or UNORDERED)
+
+
+NOT_A_NUMBER = "not_a_number"
+NEGATIVE = "negative"
+TOO_LARGE = "too_large"
+# ERPNext's Currency and Float columns are decimal(21,9): twelve digits before the point.
+MAX_AMOUNT = Decimal(10) ** 12
+
+
+def amount_error(value) -> str | None:
+	"""Why an amount, quantity or rate of a deal cannot be saved, or None. Empty counts as zero; a deal is
+	worth nothing or something, never less than nothing (a negative amount would shrink the pipeline)."""
+	if value is None or value == "":
+		return None
+	if isinstance(value, bool):
+		return NOT_A_NUMBER
+	try:
+		number = Decimal(str(value).strip()) if isinstance(value, str) else Decimal(value)
+	except (InvalidOperation, TypeError, ValueError):
+		return NOT_A_NUMBER
+	if not number.is_finite():
+		return NOT_A_NUMBER
+	if number < 0:
+		return NEGATIVE
+	if number >= MAX_AMOUNT:
+		return TOO_LARGE
+	return None
