@@ -6,6 +6,8 @@ from frappe.utils import flt, getdate, now_datetime, today
 
 from opportunity_plus import assignment, followups
 from opportunity_plus import history as history_rows
+from opportunity_plus.api.utils import echo
+from opportunity_plus.core import deal as deal_rules
 from opportunity_plus.core import history
 from opportunity_plus.core import stages as stage_rules
 from opportunity_plus.core.deal import close_date_required, is_overdue
@@ -22,6 +24,7 @@ def validate(doc, method=None) -> None:
 		doc.opportunity_amount = flt(doc.total)
 	# ERPNext sets the base amount only in the desk form's script, so REST and code saves leave it stale.
 	doc.base_opportunity_amount = flt(doc.opportunity_amount) * flt(doc.conversion_rate or 1)
+	_check_amounts(doc)
 
 	stages = get_stages()
 	before = doc.get_doc_before_save()
@@ -125,6 +128,34 @@ def _check_probability(doc) -> None:
 		frappe.throw(
 			_("Probability must be between 0 and 100, not {0}.").format(doc.probability),
 			title=_("Invalid Probability"),
+		)
+
+
+def _check_amounts(doc) -> None:
+	"""No negative, absurd or non-numeric amount, quantity or rate, from any channel (form, REST, import,
+	code): a negative deal would shrink the pipeline, and a figure beyond the columns' twelve digits would
+	fail in the database instead of here."""
+	for row in doc.get("items") or []:
+		for field, label in (("qty", _("Quantity")), ("rate", _("Rate")), ("amount", _("Amount"))):
+			_check_amount(row.get(field), _("Row {0}: {1}").format(row.idx, label))
+	_check_amount(doc.opportunity_amount, _("Opportunity Amount"))
+	_check_amount(doc.base_opportunity_amount, _("Opportunity Amount (Company Currency)"))
+
+
+def _check_amount(value, label: str) -> None:
+	error = deal_rules.amount_error(value)
+	if error == deal_rules.NOT_A_NUMBER:
+		frappe.throw(
+			_("{0} must be a number, not {1}.").format(label, echo(value)), title=_("Invalid Amount")
+		)
+	elif error == deal_rules.NEGATIVE:
+		frappe.throw(_("{0} cannot be negative ({1}).").format(label, echo(value)), title=_("Invalid Amount"))
+	elif error == deal_rules.TOO_LARGE:
+		frappe.throw(
+			_("{0} is too large ({1}): it must be less than {2}.").format(
+				label, echo(value), f"{deal_rules.MAX_AMOUNT:,}"
+			),
+			title=_("Invalid Amount"),
 		)
 
 
