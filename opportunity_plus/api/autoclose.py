@@ -4,6 +4,7 @@ import frappe
 from frappe import _
 
 from opportunity_plus import autoclose
+from opportunity_plus.api.utils import parse_int
 from opportunity_plus.pipeline import SETTINGS
 
 
@@ -16,6 +17,4 @@ def preview(horizon_days: int = 30) -> list[dict]:
 			_("Only those who manage Opportunity Plus Settings can preview auto-close."),
 			frappe.PermissionError,
 		)
-	if horizon_days < 0 or horizon_days > 366:
-		frappe.throw(_("The preview looks 0 to 366 days ahead, not {0}.").format(horizon_days))
-	return autoclose.preview(horizon_days)
+	return autoclose.preview(parse_int(horizon_days, _("Days Ahead"), 0, 366))

@@ -12,7 +12,16 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, cint, flt, nowdate
 
-from opportunity_plus.api.utils import parse_filters
+from opportunity_plus.api.utils import (
+	MAX_NAME_LENGTH,
+	check_exists,
+	echo,
+	get_document,
+	parse_filters,
+	parse_flag,
+	parse_int,
+	parse_name,
+)
 from opportunity_plus.core.stages import OPEN_STATUSES
 from opportunity_plus.pipeline import get_stages, ordered_stages
 
@@ -56,15 +65,11 @@ def get_board(
 
 	Shows open deals; with `include_closed`, also those lost or converted in the last 30 days."""
 	company = company or default_company()
-	if not company or not frappe.db.exists("Company", company):
+	if not company:
 		frappe.throw(_("Select a company: the board never mixes companies' currencies."), title=_("Company"))
-	limit_per_stage = cint(limit_per_stage)
-	if not 0 <= limit_per_stage <= MAX_CARDS_PER_STAGE:
-		frappe.throw(
-			_("Cards per stage must be between 0 and {0}, not {1}.").format(
-				MAX_CARDS_PER_STAGE, limit_per_stage
-			)
-		)
+	company = check_exists("Company", company, _("Company"))
+	limit_per_stage = parse_int(limit_per_stage, _("Cards per stage"), 0, MAX_CARDS_PER_STAGE)
+	include_closed = parse_flag(include_closed, _("Include Closed"))
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
 
@@ -115,8 +120,7 @@ def move_to_stage(opportunity: str, stage: str) -> dict:
 
 	A lost stage is refused with LostFlowRequired unless the deal is already lost: the desk opens the lost
 	dialog instead (`declare_lost`). The app's rules refuse a won stage unless the deal is converted."""
-	doc = frappe.get_doc("Opportunity", opportunity)
-	doc.check_permission("write")
+	doc = get_document("Opportunity", opportunity, _("Opportunity"), "write")
 	target = _get_stage(stage)
 	if target.kind == "Lost" and doc.status != "Lost":
 		frappe.throw(
@@ -140,16 +144,15 @@ def declare_lost(
 ) -> dict:
 	"""Declare a deal lost through ERPNext's own flow (reasons, competitors, detailed reason); returns the
 	updated card. `stage` picks the lost stage it lands in (default: the first lost stage)."""
-	doc = frappe.get_doc("Opportunity", opportunity)
-	doc.check_permission("write")
+	doc = get_document("Opportunity", opportunity, _("Opportunity"), "write")
 	reasons = _names(lost_reasons, "lost_reason")
 	if not reasons:
 		frappe.throw(
 			_("Give at least one reason why the opportunity was lost."), title=_("Lost Reason Required")
 		)
-	_check_all_exist("Opportunity Lost Reason", reasons)
+	_check_all_exist("Opportunity Lost Reason", reasons, _("Opportunity Lost Reason"))
 	rivals = _names(competitors, "competitor")
-	_check_all_exist("Competitor", rivals)
+	_check_all_exist("Competitor", rivals, _("Competitor"))
 	if doc.status == "Converted":
 		frappe.throw(
 			_("Opportunity {0} is converted: it cannot be declared lost.").format(doc.name),
@@ -158,7 +161,7 @@ def declare_lost(
 	if stage:
 		target = _get_stage(stage)
 		if target.kind != "Lost":
-			frappe.throw(_("{0} is not a lost stage.").format(target.name))
+			frappe.throw(_("{0} is not a lost stage.").format(echo(target.name)))
 		# set in the same save as the status, so the rules keep this lost stage
 		doc.sales_stage = target.name
 	doc.declare_enquiry_lost(
@@ -173,13 +176,8 @@ def declare_lost(
 
 
 def _parse_filters(filters) -> dict:
-	filters = parse_filters(filters, FILTER_FIELDS, "board")
-	for key, value in filters.items():
-		if not isinstance(value, str):
-			frappe.throw(_("Filter {0} must be a single value.").format(key))
-	if filters.get("territory") and not frappe.db.exists("Territory", filters["territory"]):
-		frappe.throw(_("Territory {0} does not exist.").format(filters["territory"]))
-	return filters
+	# one existing value per field (utils.parse_filters); territory also matches the territories below it
+	return parse_filters(filters, FILTER_FIELDS, "board")
 
 
 def _conditions(company: str, filters: dict, include_closed: bool) -> tuple[list, list | None]:
@@ -300,9 +298,10 @@ def _card(row) -> dict:
 
 
 def _get_stage(name: str):
-	stage = get_stages().get(name) if name else None
+	name = parse_name(name, _("Sales Stage"))
+	stage = get_stages().get(name)
 	if not stage:
-		frappe.throw(_("Sales Stage {0} does not exist.").format(name), frappe.DoesNotExistError)
+		frappe.throw(_("Sales Stage {0} does not exist.").format(echo(name)), frappe.DoesNotExistError)
 	return stage
 
 
@@ -319,19 +318,21 @@ def _names(value, key: str) -> list[str]:
 	if isinstance(value, str | dict):
 		value = [value]
 	if not isinstance(value, list):
-		frappe.throw(_("Expected a list of names, not {0}.").format(type(value).__name__))
+		frappe.throw(_("Expected a list of names, not {0}.").format(echo(value)))
 	names = []
 	for item in value:
 		name = item.get(key) if isinstance(item, dict) else item
-		if not isinstance(name, str):
-			frappe.throw(_("Expected a list of names, not {0}.").format(frappe.as_json(item)))
+		if not isinstance(name, str) or len(name) > MAX_NAME_LENGTH:
+			frappe.throw(_("Expected a list of names, not {0}.").format(echo(item)))
 		name = name.strip()
 		if name and name not in names:
 			names.append(name)
 	return names
 
 
-def _check_all_exist(doctype: str, names: list[str]) -> None:
+def _check_all_exist(doctype: str, names: list[str], label: str) -> None:
 	missing = [name for name in names if not frappe.db.exists(doctype, name)]
 	if missing:
-		frappe.throw(_("{0} not found: {1}").format(_(doctype), ", ".join(missing)), frappe.DoesNotExistError)
+		frappe.throw(
+			_("{0} not found: {1}").format(label, echo(", ".join(missing))), frappe.DoesNotExistError
+		)

@@ -13,6 +13,7 @@ from frappe import _
 from frappe.utils import cint, flt, formatdate, getdate, nowdate
 
 from opportunity_plus.api.forecast import build_forecast
+from opportunity_plus.api.utils import chart_company
 from opportunity_plus.core.forecast import OVERDUE, look_ahead
 from opportunity_plus.pipeline import get_settings
 
@@ -20,10 +21,8 @@ DEFAULT_MONTHS_AHEAD = 12
 
 
 def _company(filters) -> str | None:
-	filters = frappe.parse_json(filters) if filters else {}
-	if not isinstance(filters, dict):
-		frappe.throw(_("Chart filters must be a JSON object."))
-	return filters.get("company") or None
+	"""The company of the chart's filters (its only one), or None for the user's default company."""
+	return chart_company(filters)
 
 
 @frappe.whitelist()

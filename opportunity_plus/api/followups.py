@@ -12,6 +12,16 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, get_datetime, getdate, nowdate
 
+from opportunity_plus.api.utils import (
+	check_exists,
+	echo,
+	get_document,
+	parse_date,
+	parse_datetime,
+	parse_int,
+	parse_json_value,
+	parse_list_filters,
+)
 from opportunity_plus.core import followup as rules
 from opportunity_plus.core.stages import OPEN_STATUSES
 
@@ -41,10 +51,9 @@ def get_my_follow_ups(
 	Only opportunities the caller may read are listed (roles, user permissions, sharing), so a manager can
 	look at a rep's follow-ups and a rep sees no deal they could not open.
 	"""
-	limit = int(limit)
-	if not 1 <= limit <= MAX_LIMIT:
-		frappe.throw(frappe._("Limit must be between 1 and {0}, not {1}.").format(MAX_LIMIT, limit))
-	return follow_up_rows(user or frappe.session.user, getdate(till_date) if till_date else None, limit)
+	limit = parse_int(limit, _("Limit"), 1, MAX_LIMIT)
+	user = check_exists("User", user, _("User")) if user else frappe.session.user
+	return follow_up_rows(user, parse_date(till_date, _("Till Date")), limit)
 
 
 def follow_up_rows(user: str, till_date=None, limit: int = MAX_LIMIT) -> list[dict]:
@@ -92,10 +101,12 @@ def set_follow_up(
 
 	Without `next_contact_by` the follow-up stays with its current person, else goes to the caller.
 	"""
-	doc = frappe.get_doc("Opportunity", opportunity)
-	doc.check_permission("write")
+	doc = get_document("Opportunity", opportunity, _("Opportunity"), "write")
+	next_contact_date = parse_datetime(next_contact_date, _("Next Contact Date"))
+	if next_contact_by:
+		next_contact_by = check_exists("User", next_contact_by, _("Next Contact By"))
 	if next_contact_date:
-		doc.op_next_contact_date = get_datetime(next_contact_date)
+		doc.op_next_contact_date = next_contact_date
 		doc.op_next_contact_by = next_contact_by or doc.op_next_contact_by or frappe.session.user
 	else:
 		doc.op_next_contact_date = None
@@ -131,14 +142,20 @@ def get_calendar_events(
 	"""
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
-	window_start, window_end = get_datetime(start), get_datetime(end)
+	window_start = parse_datetime(start, _("Start"), required=True)
+	window_end = parse_datetime(end, _("End"), required=True)
 	if window_start > window_end:
 		frappe.throw(_("The calendar window ends before it starts."))
-	conditions = frappe.parse_json(filters) if filters else []
-	if isinstance(conditions, dict):
-		conditions = [["Opportunity", field, "=", value] for field, value in conditions.items()]
+	if doctype not in (None, "", "Opportunity"):
+		frappe.throw(_("This calendar shows Opportunities, not {0}.").format(echo(doctype)))
+	# The desk's calendar sends its field map and fields too; this method knows its own, but they must be
+	# what the desk sends.
+	if field_map not in (None, ""):
+		parse_json_value(field_map, _("Field Map"), dict)
+	if fields not in (None, ""):
+		parse_json_value(fields, _("Fields"), list)
 	conditions = [
-		*conditions,
+		*parse_list_filters(filters, "Opportunity"),
 		["Opportunity", "op_next_contact_date", ">=", window_start],
 		["Opportunity", "op_next_contact_date", "<=", window_end],
 		["Opportunity", "status", "in", list(OPEN_STATUSES)],

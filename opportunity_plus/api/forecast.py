@@ -11,7 +11,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
 
-from opportunity_plus.api.utils import parse_filters
+from opportunity_plus.api.utils import echo, parse_date, parse_filters
 from opportunity_plus.core.forecast import (
 	GROUPINGS,
 	PERIODS,
@@ -58,13 +58,15 @@ def build_forecast(company, group_by, from_date, to_date, period, filters) -> di
 		)
 	if group_by not in GROUPINGS:
 		frappe.throw(
-			_("Cannot group the forecast by {0}. Choose one of: {1}.").format(group_by, ", ".join(GROUPINGS))
+			_("Cannot group the forecast by {0}. Choose one of: {1}.").format(
+				echo(group_by), ", ".join(GROUPINGS)
+			)
 		)
 	if period not in PERIODS:
-		frappe.throw(_("Period must be month or quarter, not {0}.").format(period))
+		frappe.throw(_("Period must be month or quarter, not {0}.").format(echo(period)))
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
-	from_date, to_date = (getdate(from_date) if from_date else None), (getdate(to_date) if to_date else None)
+	from_date, to_date = parse_date(from_date, _("From Date")), parse_date(to_date, _("To Date"))
 	if from_date and to_date and from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
 

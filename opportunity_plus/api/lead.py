@@ -11,6 +11,8 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import flt
 
+from opportunity_plus.api.utils import echo, get_document, parse_date, parse_flag, parse_name
+from opportunity_plus.core import deal as deal_rules
 from opportunity_plus.core.stages import OPEN_STATUSES
 
 LEAD = "Lead"
@@ -34,12 +36,23 @@ def convert_lead(
 	permission on Customer and Opportunity. A lead that is already converted or has a customer is
 	refused. Returns the new customer's and opportunity's names and the opportunities moved.
 	"""
-	doc = frappe.get_doc(LEAD, lead)
-	doc.check_permission("read")
+	doc = get_document(LEAD, lead, _("Lead"), "read")
 	doc.check_permission("write")
 	frappe.has_permission(CUSTOMER, "create", throw=True)
 	frappe.has_permission(OPPORTUNITY, "create", throw=True)
 	_check_not_converted(doc)
+	# The deal's own values, checked before anything is written (the opportunity's save checks them again).
+	deal_name = parse_name(deal_name, _("Deal Name"), required=False)
+	_check_amount(amount)
+	expected_closing = parse_date(expected_closing, _("Expected Closing Date"))
+	sales_stage = parse_name(sales_stage, _("Sales Stage"), required=False)
+	if sales_stage and not frappe.db.exists("Sales Stage", sales_stage):
+		frappe.throw(
+			_("Sales Stage {0} does not exist.").format(echo(sales_stage)),
+			frappe.LinkValidationError,
+			title=_("Not Found"),
+		)
+	move_open_opportunities = parse_flag(move_open_opportunities, _("Move Open Opportunities"))
 	# checked before anything is written, so a refusal leaves no trace
 	to_move = _open_opportunities(doc.name) if move_open_opportunities else []
 
@@ -61,6 +74,19 @@ def convert_lead(
 		"opportunity": opportunity.name,
 		"moved_opportunities": [deal.name for deal in to_move],
 	}
+
+
+def _check_amount(amount) -> None:
+	error = deal_rules.amount_error(amount)
+	if error == deal_rules.NEGATIVE:
+		frappe.throw(_("Amount cannot be negative ({0}).").format(echo(amount)), title=_("Invalid Amount"))
+	if error:
+		frappe.throw(
+			_("Amount must be a number from 0 to less than {0}, not {1}.").format(
+				f"{deal_rules.MAX_AMOUNT:,}", echo(amount)
+			),
+			title=_("Invalid Amount"),
+		)
 
 
 def _check_not_converted(doc: Document) -> None:
@@ -93,7 +119,7 @@ def _first_opportunity(
 	customer: Document,
 	deal_name: str | None,
 	amount: float | None,
-	expected_closing: str | None,
+	expected_closing,
 	sales_stage: str | None,
 ) -> Document:
 	company = frappe.defaults.get_user_default("Company") or frappe.db.get_single_value(

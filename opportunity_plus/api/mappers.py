@@ -13,6 +13,7 @@ from frappe.contacts.doctype.contact.contact import get_contact_details
 from frappe.model.document import Document
 from frappe.utils import flt, getdate, today
 
+from opportunity_plus.api.utils import echo, get_document, parse_json_value, parse_name
 from opportunity_plus.core import mapping
 
 OPPORTUNITY = "Opportunity"
@@ -30,9 +31,22 @@ def make_quotation(source_name: str, target_doc: str | dict | Document | None = 
 	agreed rate (else the selling price list's), and always its opportunity link.
 	"""
 	opportunity = _opportunity_to_map(source_name, "Quotation", mapping.QUOTATION)
-	quotation = erpnext_opportunity.make_quotation(source_name, target_doc)
+	quotation = erpnext_opportunity.make_quotation(opportunity.name, _target_quotation(target_doc))
 	_complete_quotation(quotation, opportunity)
 	return quotation
+
+
+def _target_quotation(target_doc):
+	"""The quotation being filled (the desk may send the open form's), as ERPNext's mapper takes it."""
+	if target_doc is None or target_doc == "" or isinstance(target_doc, Document):
+		return target_doc or None
+	target = parse_json_value(target_doc, _("Target Document"), dict)
+	if target.get("doctype") != "Quotation":
+		frappe.throw(
+			_("The target document must be a Quotation, not {0}.").format(echo(target.get("doctype")))
+		)
+	# as JSON text, which ERPNext's mapper (frappe.model.mapper.get_mapped_doc) turns into the document
+	return frappe.as_json(target)
 
 
 def _complete_quotation(quotation: Document, opportunity: Document) -> None:
@@ -120,6 +134,7 @@ def make_supplier_quotations(opportunity: str, supplier_for_unassigned: str | No
 		frappe.throw(
 			_("Opportunity {0} has no items to ask suppliers for.").format(doc.name), title=_("No Items")
 		)
+	supplier_for_unassigned = parse_name(supplier_for_unassigned, _("Supplier"), required=False)
 	if supplier_for_unassigned:
 		_check_supplier(supplier_for_unassigned)
 	plan = mapping.plan_supplier_quotations(_source_lines(doc), supplier_for_unassigned)
@@ -182,11 +197,9 @@ def _line_summary(row: Document) -> dict:
 
 
 def _check_supplier(supplier: str) -> None:
-	if not frappe.db.exists("Supplier", supplier):
-		frappe.throw(_("Supplier {0} does not exist.").format(supplier), frappe.DoesNotExistError)
-	frappe.get_doc("Supplier", supplier).check_permission("read")
+	get_document("Supplier", supplier, _("Supplier"), "read")
 	if frappe.db.get_value("Supplier", supplier, "disabled"):
-		frappe.throw(_("Supplier {0} is disabled.").format(supplier), title=_("Disabled Supplier"))
+		frappe.throw(_("Supplier {0} is disabled.").format(echo(supplier)), title=_("Disabled Supplier"))
 
 
 def _supplier_quotation(opportunity: Document, supplier: str, lines: list[str]) -> Document:
@@ -253,8 +266,13 @@ def make_request_for_quotation(opportunity: str, suppliers: str | list[str]) -> 
 	"""
 	doc = _opportunity_to_map(opportunity, "Request for Quotation", mapping.REQUEST_FOR_QUOTATION)
 	if isinstance(suppliers, str):
-		suppliers = frappe.parse_json(suppliers) if suppliers.lstrip().startswith("[") else [suppliers]
-	suppliers = list(dict.fromkeys(name for name in suppliers if name))
+		suppliers = (
+			parse_json_value(suppliers, _("Suppliers"), list)
+			if suppliers.lstrip().startswith("[")
+			else [suppliers]
+		)
+	suppliers = list(dict.fromkeys(parse_name(name, _("Supplier"), required=False) for name in suppliers))
+	suppliers = [name for name in suppliers if name]
 	if not doc.items:
 		frappe.throw(
 			_("Opportunity {0} has no items to ask suppliers for.").format(doc.name), title=_("No Items")
@@ -297,8 +315,7 @@ def make_request_for_quotation(opportunity: str, suppliers: str | list[str]) -> 
 
 def _opportunity_to_map(name: str, doctype: str, target: str) -> Document:
 	"""The opportunity, once the caller may read it and create `doctype`, and its status allows it."""
-	opportunity = frappe.get_doc(OPPORTUNITY, name)
-	opportunity.check_permission("read")
+	opportunity = get_document(OPPORTUNITY, name, _("Opportunity"), "read")
 	frappe.has_permission(doctype, "create", throw=True)
 	blocked = mapping.mapping_blocked(opportunity.status, target)
 	if blocked == mapping.DEAL_CONVERTED:
@@ -312,10 +329,13 @@ def _opportunity_to_map(name: str, doctype: str, target: str) -> Document:
 		message = _("Opportunity {0} is closed. Reopen it to make a {1} from it.")
 	else:
 		return opportunity
-	frappe.throw(
-		message.format(opportunity.name, _(doctype)),
-		title=_("Cannot Make {0}").format(_(doctype)),
-	)
+	# literal _() calls, so that translation extraction finds them
+	label = {
+		"Quotation": _("Quotation"),
+		"Supplier Quotation": _("Supplier Quotation"),
+		"Request for Quotation": _("Request for Quotation"),
+	}.get(doctype, doctype)
+	frappe.throw(message.format(opportunity.name, label), title=_("Cannot Make {0}").format(label))
 
 
 # --- Expected margin -------------------------------------------------------------------------------
@@ -330,8 +350,7 @@ def get_expected_margin(opportunity: str) -> dict:
 	Per item and in total: selling value (qty * base rate), best cost, margin, margin %, and the items no
 	supplier has priced yet (left out of cost and margin).
 	"""
-	doc = frappe.get_doc(OPPORTUNITY, opportunity)
-	doc.check_permission("read")
+	doc = get_document(OPPORTUNITY, opportunity, _("Opportunity"), "read")
 	if not frappe.has_permission("Supplier Quotation", "read"):
 		# The form shows the margin only to those who may read supplier quotations (opportunity_mappers.js).
 		frappe.throw(

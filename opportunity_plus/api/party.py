@@ -13,6 +13,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt
 
+from opportunity_plus.api.utils import check_exists, parse_int
 from opportunity_plus.core.forecast import LOST, OPEN, WON, Deal, outcome
 
 MAX_LIMIT = 100
@@ -43,11 +44,8 @@ def get_party_deals(opportunity: str, limit: int = 20) -> dict:
 	caller may read: open, won (Converted) and lost (Lost or Closed); it sums the amounts of those whose
 	company currency is the current opportunity's and counts the rest in `not_summed`.
 	"""
-	if not opportunity or not frappe.db.exists("Opportunity", opportunity):
-		frappe.throw(_("Opportunity {0} does not exist.").format(opportunity), frappe.DoesNotExistError)
-	limit = int(limit)
-	if not 1 <= limit <= MAX_LIMIT:
-		frappe.throw(_("Limit must be between 1 and {0}, not {1}.").format(MAX_LIMIT, limit))
+	opportunity = check_exists("Opportunity", opportunity, _("Opportunity"))
+	limit = parse_int(limit, _("Limit"), 1, MAX_LIMIT)
 	doc = frappe.get_doc("Opportunity", opportunity)
 	doc.check_permission("read")
 

@@ -9,6 +9,7 @@ without opening the Sales Stage doctype itself.
 import frappe
 from frappe import _
 
+from opportunity_plus.api.utils import MAX_NAME_LENGTH, echo, parse_int, parse_json_value
 from opportunity_plus.pipeline import ordered_stages
 
 MAX_RESULTS = 100
@@ -43,14 +44,23 @@ def search_stages(
 	"""Every Sales Stage link field's search (hook `standard_queries`): stages whose name contains `txt`,
 	in pipeline order, with their kind and probability as the description."""
 	_check_may_read_opportunities()
-	if not isinstance(txt, str):
-		frappe.throw(_("The search text must be text."))
-	start, page_len = int(start or 0), int(page_len or 20)
-	if start < 0 or not 0 < page_len <= MAX_RESULTS:
-		frappe.throw(_("Page length must be between 1 and {0}.").format(MAX_RESULTS))
+	if doctype != "Sales Stage":
+		frappe.throw(_("This search finds Sales Stages, not {0}.").format(echo(doctype)))
+	if searchfield not in (None, "") and not (
+		searchfield == "name" or frappe.get_meta("Sales Stage").has_field(searchfield)
+	):
+		frappe.throw(_("Sales Stage has no field {0} to search.").format(echo(searchfield)))
+	if not isinstance(txt, str) or len(txt) > MAX_NAME_LENGTH:
+		frappe.throw(_("The search text must be text of at most {0} characters.").format(MAX_NAME_LENGTH))
+	start = parse_int(start or 0, _("Start"), 0, 10**6)
+	page_len = parse_int(page_len or 20, _("Page Length"), 1, MAX_RESULTS)
+	if filters not in (None, ""):
+		# the link field's filters: a Sales Stage link has none, so only their shape is checked
+		parse_json_value(filters, _("Filters"), (dict, list))
 	needle = txt.strip().lower()
 	matches = [stage for stage in ordered_stages() if needle in stage.name.lower()]
+	kinds = {"Open": _("Open"), "Won": _("Won"), "Lost": _("Lost")}
 	return [
-		(stage.name, _("{0} · {1}%").format(_(stage.kind), stage.probability or 0))
+		(stage.name, _("{0} · {1}%").format(kinds.get(stage.kind, stage.kind), stage.probability or 0))
 		for stage in matches[start : start + page_len]
 	]

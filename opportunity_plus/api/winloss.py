@@ -16,6 +16,7 @@ import frappe
 from frappe import _
 
 from opportunity_plus.api.forecast import GROUP_COLUMNS, _where, default_company
+from opportunity_plus.api.utils import echo, parse_date
 from opportunity_plus.core.forecast import Bucket
 from opportunity_plus.core.stages import CLOSED_STATUSES
 from opportunity_plus.core.winloss import (
@@ -57,16 +58,16 @@ def build_win_loss(company, from_date, to_date, dimension) -> dict:
 			title=_("Company"),
 		)
 	if not frappe.db.exists("Company", company):
-		frappe.throw(_("Company {0} does not exist.").format(company), title=_("Company"))
+		frappe.throw(_("Company {0} does not exist.").format(echo(company)), title=_("Company"))
 	if dimension not in DIMENSIONS:
 		frappe.throw(
 			_("Cannot break the win rate down by {0}. Choose one of: {1}.").format(
-				dimension, ", ".join(DIMENSIONS)
+				echo(dimension), ", ".join(DIMENSIONS)
 			)
 		)
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
-	from_date, to_date = _date(from_date, _("From Date")), _date(to_date, _("To Date"))
+	from_date, to_date = parse_date(from_date, _("From Date")), parse_date(to_date, _("To Date"))
 	if from_date and to_date and from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
 
@@ -100,20 +101,6 @@ def build_win_loss(company, from_date, to_date, dimension) -> dict:
 		"competitors": [asdict(row) for row in competitors],
 		"win_rate": {"rows": [asdict(row) for row in rates], "total": asdict(total)},
 	}
-
-
-def _date(value, label: str) -> date | None:
-	if value in (None, ""):
-		return None
-	if isinstance(value, date):
-		return value
-	try:
-		return date.fromisoformat(str(value).strip())
-	except ValueError:
-		frappe.throw(
-			_("{0} must be a date written as YYYY-MM-DD, not {1}.").format(label, value),
-			title=_("Invalid Date"),
-		)
 
 
 def _window(from_date: date | None, to_date: date | None) -> str:

@@ -8,6 +8,7 @@ another connection and commit; this keeps every write in the test's transaction,
 
 import importlib
 import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,9 +26,20 @@ class Answer:
 	result: Any = None
 	exception: BaseException | None = None
 	message: str = ""
+	# what `observe` returned once the method had run, before a failed call's writes were rolled back
+	observed: Any = None
 
 
-def call(method: str, args: dict | None = None, *, user: str = "Administrator", http: str = "GET") -> Answer:
+def call(
+	method: str,
+	args: dict | None = None,
+	*,
+	user: str = "Administrator",
+	http: str = "GET",
+	observe: Callable[[], Any] | None = None,
+) -> Answer:
+	"""`observe` (optional) runs right after the method, as the caller, before a failure is rolled back:
+	e.g. to count what a refused call wrote before it was refused."""
 	previous_user = frappe.session.user
 	previous_request = getattr(frappe.local, "request", None)
 	previous_form = frappe.local.form_dict
@@ -38,12 +50,13 @@ def call(method: str, args: dict | None = None, *, user: str = "Administrator", 
 	frappe.db.savepoint("op_endpoint_call")
 	try:
 		result = frappe.handler.execute_cmd(method)
-		return Answer(200, result=result)
+		return Answer(200, result=result, observed=observe() if observe else None)
 	except Exception as error:
+		observed = observe() if observe else None
 		# Like frappe.app.handle_exception: a write the failed call made is not kept.
 		frappe.db.rollback(save_point="op_endpoint_call")
 		status = getattr(error, "http_status_code", None) or 500
-		return Answer(status, exception=error, message=_messages() or str(error))
+		return Answer(status, exception=error, message=_messages() or str(error), observed=observed)
 	finally:
 		frappe.local.form_dict = previous_form
 		frappe.local.request = previous_request

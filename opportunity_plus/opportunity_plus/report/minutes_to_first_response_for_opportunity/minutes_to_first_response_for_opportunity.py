@@ -14,6 +14,7 @@ import frappe
 from frappe import _
 from frappe.utils import format_time, formatdate, get_fullname
 
+from opportunity_plus.api.utils import check_exists, echo, parse_date, report_filters
 from opportunity_plus.core.response import DAY, GROUP_BYS, OWNER, ResponseGroup, group_figures, summarize
 from opportunity_plus.response import load_response_rows, working_hours
 
@@ -23,18 +24,21 @@ BASES = (WORKING, WALL)
 
 @frappe.read_only()
 def execute(filters: dict | None = None):
-	filters = frappe._dict(filters or {})
+	filters = report_filters(filters)
 	group_by = filters.group_by or DAY
 	basis = filters.basis or WORKING
 	if group_by not in GROUP_BYS:
-		frappe.throw(_("Cannot group by {0}. Choose one of: {1}.").format(group_by, ", ".join(GROUP_BYS)))
+		frappe.throw(
+			_("Cannot group by {0}. Choose one of: {1}.").format(echo(group_by), ", ".join(GROUP_BYS))
+		)
 	if basis not in BASES:
-		frappe.throw(_("Unknown basis {0}. Choose one of: {1}.").format(basis, ", ".join(BASES)))
-	from_date, to_date = _date(filters.from_date, _("From Date")), _date(filters.to_date, _("To Date"))
+		frappe.throw(_("Unknown basis {0}. Choose one of: {1}.").format(echo(basis), ", ".join(BASES)))
+	from_date = parse_date(filters.from_date, _("From Date"), required=True)
+	to_date = parse_date(filters.to_date, _("To Date"), required=True)
 	if from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
-	if filters.company and not frappe.db.exists("Company", filters.company):
-		frappe.throw(_("Company {0} does not exist.").format(filters.company))
+	if filters.company:
+		check_exists("Company", filters.company, _("Company"))
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
 
@@ -45,15 +49,6 @@ def execute(filters: dict | None = None):
 	if data:
 		data.append({**_row(total, _("Total")), "bold": 1})
 	return _columns(group_by), data, _message(), _chart(groups, data, basis), _summary(total)
-
-
-def _date(value, label: str) -> date:
-	if not value:
-		frappe.throw(_("{0} is required.").format(label))
-	try:
-		return date.fromisoformat(str(value).strip())
-	except ValueError:
-		frappe.throw(_("{0} must be a date written as YYYY-MM-DD, not {1}.").format(label, value))
 
 
 def _label(key, group_by: str) -> str:

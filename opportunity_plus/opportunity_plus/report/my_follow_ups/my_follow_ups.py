@@ -5,13 +5,15 @@ import frappe
 from frappe import _
 
 from opportunity_plus.api.followups import follow_up_rows
+from opportunity_plus.api.utils import check_exists, parse_date, report_filters
 
 
 @frappe.read_only()
 def execute(filters: dict | None = None):
 	"""Open follow-ups of one person (default: the viewer), earliest first, over the deals they may read."""
-	filters = frappe._dict(filters or {})
-	rows = follow_up_rows(filters.user or frappe.session.user, filters.till_date or None)
+	filters = report_filters(filters)
+	user = check_exists("User", filters.user, _("User")) if filters.user else frappe.session.user
+	rows = follow_up_rows(user, parse_date(filters.till_date, _("Till Date")))
 	overdue = sum(1 for row in rows if row["days_overdue"])
 	message = _("{0} overdue.").format(overdue) if overdue else None
 	return _columns(), rows, message

@@ -5,21 +5,12 @@ import frappe
 from frappe import _
 
 from opportunity_plus.api.forecast import FILTER_FIELDS, build_forecast
-
-GROUP_LABELS = {
-	"stage": _("Sales Stage"),
-	"close_month": _("Close Month"),
-	"close_quarter": _("Close Quarter"),
-	"owner": _("Opportunity Owner"),
-	"territory": _("Territory"),
-	"source": _("Source"),
-	"opportunity_type": _("Opportunity Type"),
-}
+from opportunity_plus.api.utils import report_filters
 
 
 @frappe.read_only()
 def execute(filters: dict | None = None):
-	filters = frappe._dict(filters or {})
+	filters = report_filters(filters)
 	result = build_forecast(
 		filters.company,
 		filters.group_by or "stage",
@@ -29,12 +20,25 @@ def execute(filters: dict | None = None):
 		{field: filters.get(field) for field in FILTER_FIELDS if filters.get(field)},
 	)
 	currency = result["currency"]
-	group_label = GROUP_LABELS[result["group_by"]]
+	group_label = _group_labels()[result["group_by"]]
 	none_label = _("Not Set")
 	data = [_row(row, none_label, currency) for row in result["rows"]]
 	if data:
 		data.append({**_row(result["total"], none_label, currency), "key": _("Total"), "bold": 1})
 	return _columns(group_label), data, None, _chart(result["chart"], none_label, currency)
+
+
+def _group_labels() -> dict:
+	# Built per request, in the caller's language (at import, `_` would use whoever imported the module).
+	return {
+		"stage": _("Sales Stage"),
+		"close_month": _("Close Month"),
+		"close_quarter": _("Close Quarter"),
+		"owner": _("Opportunity Owner"),
+		"territory": _("Territory"),
+		"source": _("Source"),
+		"opportunity_type": _("Opportunity Type"),
+	}
 
 
 def _row(row: dict, none_label: str, currency: str) -> dict:

@@ -5,6 +5,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt, get_fullname
 
+from opportunity_plus.api.utils import echo, report_filters
 from opportunity_plus.api.winloss import build_win_loss
 
 VIEWS = ("lost_reasons", "competitors", "win_rate")
@@ -14,10 +15,10 @@ MAX_CHART_SERIES = 8
 
 @frappe.read_only()
 def execute(filters: dict | None = None):
-	filters = frappe._dict(filters or {})
+	filters = report_filters(filters)
 	view = filters.view or "lost_reasons"
 	if view not in VIEWS:
-		frappe.throw(_("Unknown view {0}. Choose one of: {1}.").format(view, ", ".join(VIEWS)))
+		frappe.throw(_("Unknown view {0}. Choose one of: {1}.").format(echo(view), ", ".join(VIEWS)))
 	result = build_win_loss(
 		filters.company, filters.from_date, filters.to_date, filters.dimension or "source"
 	)
