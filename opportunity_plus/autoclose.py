@@ -35,17 +35,22 @@ class PolicyError(frappe.ValidationError):
 	pass
 
 
-POLICY_MESSAGES = {
-	rules.DEFAULT_DAYS_NOT_POSITIVE: "Days of Inactivity must be more than 0.",
-	rules.TYPE_DAYS_NOT_POSITIVE: "Every Days per Opportunity Type row needs more than 0 days.",
-	rules.BLANK_TYPE: "Every Days per Opportunity Type row needs an Opportunity Type.",
-	rules.DUPLICATE_TYPE: "An Opportunity Type appears twice in Days per Opportunity Type.",
-	rules.WARNING_NEGATIVE: "Warn the Owner Days Before cannot be negative.",
-	rules.WARNING_NOT_BELOW_DAYS: "The warning must come before the close: warn fewer days before than any Days of Inactivity.",
-	rules.NO_ELIGIBLE_STATUSES: "Choose at least one status to close (Open, Replied or Quotation).",
-	rules.CLOSED_STATUS_ELIGIBLE: "Only open statuses can be auto-closed.",
-	rules.UNKNOWN_STATUS: "Only open statuses can be auto-closed.",
-}
+def policy_messages() -> dict[str, str]:
+	"""The message of each policy error code, in the caller's language (literal _() calls, so that
+	translation extraction finds them)."""
+	return {
+		rules.DEFAULT_DAYS_NOT_POSITIVE: _("Days of Inactivity must be more than 0."),
+		rules.TYPE_DAYS_NOT_POSITIVE: _("Every Days per Opportunity Type row needs more than 0 days."),
+		rules.BLANK_TYPE: _("Every Days per Opportunity Type row needs an Opportunity Type."),
+		rules.DUPLICATE_TYPE: _("An Opportunity Type appears twice in Days per Opportunity Type."),
+		rules.WARNING_NEGATIVE: _("Warn the Owner Days Before cannot be negative."),
+		rules.WARNING_NOT_BELOW_DAYS: _(
+			"The warning must come before the close: warn fewer days before than any Days of Inactivity."
+		),
+		rules.NO_ELIGIBLE_STATUSES: _("Choose at least one status to close (Open, Replied or Quotation)."),
+		rules.CLOSED_STATUS_ELIGIBLE: _("Only open statuses can be auto-closed."),
+		rules.UNKNOWN_STATUS: _("Only open statuses can be auto-closed."),
+	}
 
 
 def policy_from(settings) -> rules.Policy:
@@ -72,7 +77,7 @@ def validate_policy(policy: rules.Policy) -> None:
 	errors = rules.policy_errors(policy)
 	if errors:
 		frappe.throw(
-			"<br>".join(dict.fromkeys(_(POLICY_MESSAGES[code]) for code in errors)),
+			"<br>".join(dict.fromkeys(policy_messages()[code] for code in errors)),
 			PolicyError,
 			title=_("Auto-Close Settings"),
 		)

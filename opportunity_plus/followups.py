@@ -26,7 +26,6 @@ from opportunity_plus.pipeline import get_settings
 
 EVENT_CLOSED = "Closed"
 TODO_ENDED = "Cancelled"
-REPORT = "My Follow-ups"
 DIGEST_LINK = "/app/query-report/My%20Follow-ups"
 JOB_USER = "Administrator"
 
@@ -481,7 +480,7 @@ def _send_digest(user: str, rows: list[rules.FollowUpRow], today) -> None:
 	if not email:
 		return
 	footer = _("See them all in {0}.").format(
-		f'<a href="{frappe.utils.get_url(DIGEST_LINK)}">{_(REPORT)}</a>'
+		f'<a href="{frappe.utils.get_url(DIGEST_LINK)}">{_("My Follow-ups")}</a>'
 	)
 	try:
 		frappe.sendmail(recipients=[email], subject=subject, message=f"{content}<p>{footer}</p>")

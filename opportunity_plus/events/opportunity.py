@@ -93,11 +93,15 @@ def _guard_deletion(doc) -> None:
 		return
 	if get_settings().allow_deleting_closed and "System Manager" in frappe.get_roles():
 		return
+	# literal _() calls, so that translation extraction finds them
+	status = {"Lost": _("Lost"), "Closed": _("Closed"), "Converted": _("Converted")}.get(
+		doc.status, doc.status
+	)
 	frappe.throw(
 		_(
 			"Opportunity {0} is {1} and part of the win/loss record: it cannot be deleted. "
 			"Keep it closed, or reopen it to change it."
-		).format(doc.name, _(doc.status)),
+		).format(doc.name, status),
 		frappe.PermissionError,
 		title=_("Not Deleted"),
 	)
