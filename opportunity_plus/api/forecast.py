@@ -52,7 +52,7 @@ def get_forecast(
 
 def build_forecast(company, group_by, from_date, to_date, period, filters) -> dict:
 	company = company or default_company()
-	if not company or not frappe.db.exists("Company", company):
+	if not isinstance(company, str) or not frappe.db.exists("Company", company):
 		frappe.throw(
 			_("Select a company: the forecast never mixes companies' currencies."), title=_("Company")
 		)

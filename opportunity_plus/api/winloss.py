@@ -57,7 +57,7 @@ def build_win_loss(company, from_date, to_date, dimension) -> dict:
 			_("Select a company: the win/loss analysis never mixes companies' currencies."),
 			title=_("Company"),
 		)
-	if not frappe.db.exists("Company", company):
+	if not isinstance(company, str) or not frappe.db.exists("Company", company):
 		frappe.throw(_("Company {0} does not exist.").format(echo(company)), title=_("Company"))
 	if dimension not in DIMENSIONS:
 		frappe.throw(

@@ -14,6 +14,8 @@ name); ACCEPTED lists them, each with its reason. Anything else that answers 2xx
 """
 
 import inspect
+import json
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -470,3 +472,71 @@ class TestReportedCases(FrappeTestCase):
 					self.assert_refused(
 						method, {"company": self.ctx.company, "from_date": value}, "From Date"
 					)
+
+
+# --- reports -----------------------------------------------------------------------------------------
+
+
+def report_filter_fields(report: str) -> list[tuple[str, str]]:
+	"""(fieldname, fieldtype) of each filter the report's script declares."""
+	folder = frappe.scrub(report)
+	path = frappe.get_app_path("opportunity_plus", "opportunity_plus", "report", folder, f"{folder}.js")
+	with open(path, encoding="utf-8") as script:
+		source = script.read()
+	return re.findall(r'fieldname:\s*"(\w+)"[^}]*?fieldtype:\s*"([\w ]+)"', source, flags=re.S)
+
+
+def report_bad_values(fieldtype: str) -> dict:
+	if fieldtype in ("Int", "Float", "Currency", "Check"):
+		return dict(NUMBER_VALUES)
+	values = {**TEXT_VALUES, "empty_list": []}
+	if fieldtype in ("Date", "Datetime"):
+		values.update(DATE_VALUES)
+	return values
+
+
+class TestEveryReportRefusesBadFilters(FrappeTestCase):
+	"""The app's reports (discovered), run as the desk runs them (frappe.desk.query_report.run), one bad
+	filter value at a time."""
+
+	def test_as_administrator_and_as_a_sales_user(self):
+		ctx = make_context()
+		known = {key: ctx.values[key] for key in ("company", "from_date", "to_date", "till_date")}
+		failures, commits = [], []
+		with patch.object(frappe.db, "commit", lambda *args, **kwargs: commits.append(1)):
+			for report in endpoint.app_reports():
+				fields = report_filter_fields(report)
+				self.assertTrue(fields, f"no filters found in the script of {report}")
+				valid = {name: known[name] for name, _fieldtype in fields if name in known}
+				if any(name == "user" for name, _fieldtype in fields):
+					valid["user"] = ctx.user
+				for user in ("Administrator", ctx.user):
+					for name, fieldtype in fields:
+						for kind, value in report_bad_values(fieldtype).items():
+							commits.clear()
+							before = row_counts()
+							answer = run_report(report, {**valid, name: value}, user, observe=row_counts)
+							where = f"report {report}({name}={kind}) as {user}"
+							if not 400 <= answer.status < 500:
+								failures.append(f"{where}: {answer.status} {answer.message[:300]}")
+								continue
+							failures += [
+								f"{where}: {problem}" for problem in message_problems(answer.message)
+							]
+							if answer.observed != before or commits:
+								failures.append(f"{where}: refused but wrote rows or committed")
+		self.assertEqual(failures, [], "\n" + "\n".join(failures))
+
+
+def run_report(report: str, filters: dict, user: str, observe=None) -> endpoint.Answer:
+	frappe.db.savepoint("op_bad_report")
+	try:
+		return endpoint.call(
+			"frappe.desk.query_report.run",
+			{"report_name": report, "filters": json.dumps(filters), "ignore_prepared_report": 1},
+			user=user,
+			observe=observe,
+		)
+	finally:
+		frappe.db.rollback(save_point="op_bad_report")
+		frappe.local.message_log = []
