@@ -6,7 +6,7 @@ from frappe.utils import flt, getdate, now_datetime, today
 
 from opportunity_plus import assignment, followups
 from opportunity_plus import history as history_rows
-from opportunity_plus.api.utils import echo
+from opportunity_plus.api.utils import echo, parse_date, parse_datetime
 from opportunity_plus.core import deal as deal_rules
 from opportunity_plus.core import history
 from opportunity_plus.core import stages as stage_rules
@@ -18,6 +18,7 @@ HISTORY = history_rows.HISTORY
 
 def validate(doc, method=None) -> None:
 	settings = get_settings()
+	_read_dates(doc)
 	_check_probability(doc)
 	if settings.amount_from_items and doc.get("items"):
 		# ERPNext has computed the items' total (calculate_totals) before doc_events run.
@@ -133,6 +134,19 @@ def _check_probability(doc) -> None:
 			_("Probability must be between 0 and 100, not {0}.").format(doc.probability),
 			title=_("Invalid Probability"),
 		)
+
+
+def _read_dates(doc) -> None:
+	"""Dates sent as text (REST, import, code) are read as every endpoint reads them (api.utils): ISO or
+	the user's date format, years 1900-2999, else a clear message, not a database error or a 500."""
+	for fieldname, label, parse in (
+		("transaction_date", _("Opportunity Date"), parse_date),
+		("expected_closing", _("Expected Closing Date"), parse_date),
+		("op_next_contact_date", _("Next Contact Date"), parse_datetime),
+	):
+		value = doc.get(fieldname)
+		if isinstance(value, str):
+			doc.set(fieldname, parse(value, label))
 
 
 def _check_amounts(doc) -> None:

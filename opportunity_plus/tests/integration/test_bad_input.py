@@ -540,3 +540,33 @@ def run_report(report: str, filters: dict, user: str, observe=None) -> endpoint.
 	finally:
 		frappe.db.rollback(save_point="op_bad_report")
 		frappe.local.message_log = []
+
+
+class TestOpportunityDatesOverRest(FrappeTestCase):
+	def test_a_date_sent_to_the_opportunity_is_read_like_every_endpoints(self):
+		deal = factories.opportunity()
+		for fieldname, value, expected in (
+			("transaction_date", "garbage", "Opportunity Date must be a date"),
+			("expected_closing", "99999999999", "Expected Closing Date must be a date"),
+			("op_next_contact_date", "garbage", "Next Contact Date must be a date and time"),
+			("op_next_contact_date", "99999-01-01 10:00", "Next Contact Date must be a date and time"),
+		):
+			with self.subTest(fieldname=fieldname, value=value):
+				answer = endpoint.call(
+					"frappe.client.set_value",
+					{"doctype": "Opportunity", "name": deal.name, "fieldname": fieldname, "value": value},
+					http="POST",
+				)
+				self.assertEqual(answer.status, 417, answer.message)
+				self.assertIn(expected, answer.message)
+		# the user's date format is read too
+		typed = frappe.utils.formatdate(add_days(nowdate(), 40), frappe.utils.get_user_date_format())
+		answer = endpoint.call(
+			"frappe.client.set_value",
+			{"doctype": "Opportunity", "name": deal.name, "fieldname": "expected_closing", "value": typed},
+			http="POST",
+		)
+		self.assertEqual(answer.status, 200, answer.message)
+		self.assertEqual(
+			str(frappe.db.get_value("Opportunity", deal.name, "expected_closing")), add_days(nowdate(), 40)
+		)
