@@ -65,8 +65,15 @@ doc_events = {
 		"on_update": "opportunity_plus.events.user.on_update",
 	},
 	"Sales Stage": {
-		"validate": "opportunity_plus.events.sales_stage.validate",
-		"on_change": "opportunity_plus.events.sales_stage.clear_cache",
+		"validate": [
+			"opportunity_plus.events.sales_stage.validate",
+			"opportunity_plus.categories.validate_sales_stage",
+		],
+		"on_change": [
+			"opportunity_plus.events.sales_stage.clear_cache",
+			# a stage's new default category reaches its opportunities' category in force
+			"opportunity_plus.categories.on_sales_stage_change",
+		],
 		"on_trash": "opportunity_plus.events.sales_stage.clear_cache",
 		"after_rename": "opportunity_plus.events.sales_stage.clear_cache",
 	},

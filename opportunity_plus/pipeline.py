@@ -13,16 +13,22 @@ def get_settings():
 
 
 def get_stages() -> dict[str, Stage]:
-	"""Every Sales Stage with its probability, kind and order, by name (cached until a stage changes)."""
+	"""Every Sales Stage with its probability, kind, order and forecast category, by name (cached until a
+	stage changes)."""
 	rows = frappe.cache.get_value(STAGES_CACHE_KEY, generator=_load_stage_rows)
-	return {row[0]: Stage(row[0], row[1], row[2] or "Open", row[3] or 0) for row in rows}
+	# A row cached by an earlier version of the app has no category: None until the cache is rebuilt.
+	return {
+		row[0]: Stage(row[0], row[1], row[2] or "Open", row[3] or 0, row[4] if len(row) > 4 else None)
+		for row in rows
+	}
 
 
 def _load_stage_rows() -> list[tuple]:
 	return [
-		(s.name, s.op_probability, s.op_stage_kind, s.op_stage_order)
+		(s.name, s.op_probability, s.op_stage_kind, s.op_stage_order, s.op_forecast_category or None)
 		for s in frappe.get_all(
-			"Sales Stage", fields=["name", "op_probability", "op_stage_kind", "op_stage_order"]
+			"Sales Stage",
+			fields=["name", "op_probability", "op_stage_kind", "op_stage_order", "op_forecast_category"],
 		)
 	]
 

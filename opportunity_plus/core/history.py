@@ -12,6 +12,7 @@ TRACKED_FIELDS: dict[str, str] = {
 	"opportunity_amount": "number",
 	"probability": "number",
 	"expected_closing": "date",
+	"op_forecast_category": "text",
 }
 
 

@@ -46,6 +46,8 @@ class Stage:
 	probability: float | None
 	kind: str = "Open"
 	order: int = 0
+	forecast_category: str | None = None
+	"""The category its open deals forecast in unless their owner overrides it (core.categories)."""
 
 	def __post_init__(self) -> None:
 		# A typo in a kind would silently turn a Won stage into an open one in every forecast.

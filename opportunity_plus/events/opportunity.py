@@ -4,7 +4,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt, getdate, now_datetime, today
 
-from opportunity_plus import assignment, followups
+from opportunity_plus import assignment, categories, followups
 from opportunity_plus import history as history_rows
 from opportunity_plus.api.utils import echo, parse_date, parse_datetime
 from opportunity_plus.core import deal as deal_rules
@@ -38,6 +38,8 @@ def validate(doc, method=None) -> None:
 	)
 	followups.validate(doc, before)
 	assignment.set_territory_rep(doc, before)
+	# Last: the stage and status rules above may have moved the stage.
+	categories.validate(doc, before, stages)
 
 
 def onload(doc, method=None) -> None:
@@ -77,6 +79,7 @@ def on_change(doc, method=None) -> None:
 		return
 	if (doc.doctype, doc.name) not in frappe.flags.currently_saving:
 		_follow_status_set_outside_save(doc)
+	categories.sync_effective(doc)
 	_record_history(doc)
 	followups.sync(doc)
 
@@ -306,7 +309,8 @@ def _follow_status_set_outside_save(doc) -> None:
 	stage = first_stage_of_kind(kind) if kind else None
 	if not stage:
 		return
-	values = {"sales_stage": stage.name, "op_probability_overridden": 0}
+	# The stage moved: hand-set values that depended on the old one go (the history records it).
+	values = {"sales_stage": stage.name, "op_probability_overridden": 0, "op_forecast_category": None}
 	if kind == "Lost":
 		values["op_lost_on"] = today()
 	if get_settings().probability_follows_stage:

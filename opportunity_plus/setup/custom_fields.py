@@ -4,6 +4,8 @@ Every field is tagged with the app's module, prefixed `op_`, created on install 
 migrate (see `install.sync_custom_fields`) and removed before uninstall.
 """
 
+from opportunity_plus.core.categories import CATEGORIES, OVERRIDE_CATEGORIES
+
 MODULE = "Opportunity Plus"
 
 SALES_STAGE_KINDS = ("Open", "Won", "Lost")
@@ -220,6 +222,51 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 		},
 	],
 }
+
+# Forecast categories (categories.py): the stage's default, the owner's override and the category in force.
+FORECAST_CATEGORY_FIELDS: dict[str, list[dict]] = {
+	"Sales Stage": [
+		{
+			"fieldname": "op_forecast_category",
+			"label": "Forecast Category",
+			"fieldtype": "Select",
+			# Blank first: Frappe gives a new record a Select's first option, and a blank one is filled
+			# by the stage's kind (categories.validate_sales_stage).
+			"options": "\n" + "\n".join(CATEGORIES),
+			"insert_after": "op_stage_order",
+			"in_list_view": 1,
+			"description": "The category open opportunities in this stage forecast in, unless their owner "
+			"sets another. Converted deals are always Closed, lost and closed ones Omitted.",
+		},
+	],
+	"Opportunity": [
+		{
+			"fieldname": "op_forecast_category",
+			"label": "Forecast Category Override",
+			"fieldtype": "Select",
+			"options": "\n" + "\n".join(OVERRIDE_CATEGORIES),
+			"insert_after": "sales_stage",
+			"no_copy": 1,
+			"depends_on": "eval:['Open', 'Quotation', 'Replied'].includes(doc.status)",
+			"description": "Blank: the stage's category. Cleared when the stage changes, unless set in the "
+			"same save.",
+		},
+		{
+			"fieldname": "op_effective_forecast_category",
+			"label": "Forecast Category",
+			"fieldtype": "Select",
+			"options": "\n" + "\n".join(CATEGORIES),
+			"insert_after": "op_forecast_category",
+			"read_only": 1,
+			"no_copy": 1,
+			"in_standard_filter": 1,
+			"description": "The category the deal counts in: Closed when converted, Omitted when lost or "
+			"closed, else the override, else the stage's category.",
+		},
+	],
+}
+for _doctype, _fields in FORECAST_CATEGORY_FIELDS.items():
+	CUSTOM_FIELDS.setdefault(_doctype, []).extend(_fields)
 
 # Changes to ERPNext's own fields, as Property Setters tagged with the app's module.
 PROPERTY_SETTERS: list[dict] = [

@@ -11,7 +11,7 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
-from opportunity_plus import assignment, followups, response
+from opportunity_plus import assignment, categories, followups, response
 from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
 from opportunity_plus.setup.custom_fields import MODULE, get_custom_fields, get_property_setters
@@ -45,6 +45,8 @@ def sync() -> None:
 	sync_stock_jobs()
 	ensure_indexes()
 	assignment.ensure_assignment_rules()
+	# Stage categories where blank, then each opportunity's category in force where stale.
+	categories.sync()
 
 
 def sync_custom_fields() -> None:

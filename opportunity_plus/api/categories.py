@@ -1,0 +1,147 @@
+"""The forecast by category over REST: `/api/method/opportunity_plus.api.categories.get_category_forecast`.
+
+For one company, per period (month, quarter or fiscal year, one or several in a row) and per opportunity
+owner, sales person or territory (the last two as a manager's view: each tree rolled up, a parent including
+its reps or child territories): Closed, Commit, Best Case (Commit + Best Case), Pipeline, Omitted and all
+open categories together, amounts (company currency) and counts.
+
+A deal counts in its category in force (`op_effective_forecast_category`, categories.py) and in the period
+of its closing date when it is closed (Converted, Lost, Closed: the date as win/loss takes it), else of its
+expected closing date. Only the opportunities the caller may read count (permissions.read_scope); tree
+rows show for the sales persons and territories the caller may read.
+"""
+
+from dataclasses import asdict
+
+import frappe
+from frappe import _
+
+from opportunity_plus import planning
+from opportunity_plus.api.forecast import _where
+from opportunity_plus.api.winloss import _closed_deals
+from opportunity_plus.core import categories as rules
+from opportunity_plus.core import targets as periods_rules
+from opportunity_plus.core.stages import CLOSED_STATUSES
+
+GROUPINGS = ("owner", "sales_person", "territory")
+TREE_OF = {"sales_person": planning.SALES_PERSON, "territory": planning.TERRITORY}
+MAX_PERIODS = 12
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def get_category_forecast(
+	period: str,
+	company: str | None = None,
+	group_by: str = "owner",
+	periods: int = 1,
+) -> dict:
+	"""The forecast by category for `periods` consecutive periods from `period` ("2026-12", "2026-Q4" or
+	a fiscal year's name), per opportunity owner, or per sales person or territory rolled up the tree."""
+	return build_category_forecast(company, period, group_by, periods)
+
+
+def build_category_forecast(company, period, group_by, periods) -> dict:
+	company = planning.company_or_default(company)
+	if group_by not in GROUPINGS:
+		frappe.throw(
+			_("Cannot group the forecast by {0}. Choose one of: {1}.").format(
+				planning.shown(group_by), ", ".join(GROUPINGS)
+			)
+		)
+	try:
+		count = int(periods or 1)
+	except (TypeError, ValueError):
+		count = 0
+	if not 1 <= count <= MAX_PERIODS:
+		frappe.throw(
+			_("Number of periods must be between 1 and {0}, not {1}.").format(
+				MAX_PERIODS, planning.shown(periods)
+			)
+		)
+	planning.check_can_read_opportunities()
+	years = planning.fiscal_years(company)
+	first = planning.resolve_period(period, years)
+	window = periods_rules.following_periods(first, count, years)
+	keys = [item.key for item in window]
+
+	buckets = _buckets(company, window)
+	key_of = {"owner": lambda row: row.owner or None, "territory": lambda row: row.territory or None}
+	if group_by == "sales_person":
+		person_of = planning.sales_persons_of(row.owner for row in buckets)
+		key_of["sales_person"] = lambda row: person_of.get(row.owner)
+	by_key = rules.sum_by_key(
+		(
+			rules.CategoryBucket(
+				key=key_of[group_by](row),
+				period=row.period,
+				category=row.category,
+				count=row.deal_count,
+				base_amount=row.base_amount,
+			)
+			for row in buckets
+		),
+		keys,
+	)
+	if group_by == "owner":
+		rows = rules.flat_rows(by_key, keys)
+	else:
+		rows = rules.category_tree(
+			planning.tree(TREE_OF[group_by]),
+			by_key,
+			keys,
+			readable=planning.readable(TREE_OF[group_by]).__contains__,
+		)
+	total = rules.category_row(None, rules.merged(by_key.values()), keys)
+	return {
+		"company": company,
+		"currency": frappe.get_cached_value("Company", company, "default_currency"),
+		"group_by": group_by,
+		"period_kind": first.kind,
+		"periods": [
+			{"key": item.key, "from_date": str(item.start), "to_date": str(item.end)} for item in window
+		],
+		"rows": [asdict(row) for row in rows],
+		"total": {**asdict(total), "key": company},
+	}
+
+
+def _buckets(company, window) -> list:
+	"""Permitted deals summed per (owner, territory, category, period), the period computed in SQL."""
+	where, values = _where(company, None, None, {})
+	values.update(
+		closed_statuses=tuple(sorted(CLOSED_STATUSES)),
+		from_date=window[0].start,
+		to_date=window[-1].end,
+	)
+	cases = []
+	for index, item in enumerate(window):
+		values.update({f"period_{index}": item.key, f"start_{index}": item.start, f"end_{index}": item.end})
+		cases.append(
+			f"when deal.`period_date` between %(start_{index})s and %(end_{index})s then %(period_{index})s"
+		)
+	columns = (
+		"`tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,"
+		" `tabOpportunity`.`op_effective_forecast_category` as category,"
+	)
+	return frappe.db.sql(
+		f"""
+		select deal.`owner`, deal.`territory`, deal.`category`, case {" ".join(cases)} end as period,
+			count(*) as deal_count, sum(deal.`base_amount`) as base_amount
+		from (
+			select closed.`owner`, closed.`territory`, closed.`category`, closed.`closed_on` as period_date,
+				closed.`base_amount`
+			from ({_closed_deals(where, columns)}) closed
+			union all
+			select {columns} `tabOpportunity`.`expected_closing` as period_date,
+				`tabOpportunity`.`base_opportunity_amount` as base_amount
+			from `tabOpportunity`
+			where {where} and `tabOpportunity`.`status` not in %(closed_statuses)s
+		) deal
+		where deal.`period_date` between %(from_date)s and %(to_date)s
+		group by deal.`owner`, deal.`territory`, deal.`category`, period
+		order by null
+		""",
+		values,
+		as_dict=True,
+	)
