@@ -1,0 +1,358 @@
+"""The desk as a Sales User (limited to one territory by a User Permission) and as a Sales Manager.
+
+Each test runs once per role (the `desk` fixture, see conftest.py) over the committed fixture data
+(fixture.py); each page is a step with its own screenshot, and every step also fails on a failed API call,
+a console error, an uncaught page error or an error dialog (desk.py).
+"""
+
+import json
+from urllib.parse import quote
+
+from opportunity_plus.tests.browser.desk import VIEWPORT, Desk
+
+REPORTS = (
+	"Pipeline Forecast",
+	"Win Loss Analysis",
+	"My Follow-ups",
+	"Minutes to First Response for Opportunity",
+)
+WORKSPACE_CARDS = ("Open Pipeline", "Weighted Pipeline", "Won This Quarter", "Win Rate")
+WORKSPACE_CHARTS = ("Weighted Pipeline by Close Month", "Open Pipeline by Stage")
+BOARD_VIEWPORT = {"width": 3000, "height": 1000}
+
+
+def is_rep(desk: Desk) -> bool:
+	return desk.role == "Sales User"
+
+
+def test_opportunity_list_form_and_calendar(desk: Desk, opb: dict):
+	deals = opb["deals"]
+
+	with desk.step("Opportunity list"):
+		# only the fixture's deals, so that other opportunities of the site never page them out
+		desk.open("/app/opportunity?title=" + quote(json.dumps(["like", "OPB %"])))
+		desk.wait_for(
+			"() => window.cur_list && cur_list.doctype === 'Opportunity' && Array.isArray(cur_list.data)",
+			"the Opportunity list to load",
+		)
+		listed = set(desk.js("() => cur_list.data.map((row) => row.name)"))
+		rows = desk.js("() => document.querySelectorAll('.frappe-list .list-row-container').length")
+		assert rows == len(listed), f"the list shows {rows} rows for {len(listed)} loaded deals"
+		expected = set(opb["visible_open"][desk.role]) | {deals["lost"]}
+		assert expected <= listed, f"deals missing from the list: {sorted(expected - listed)}"
+		if is_rep(desk):
+			assert (
+				deals["hidden"] not in listed
+			), f"the rep sees {deals['hidden']} of {opb['other_territory']}, outside their territory"
+
+	# ends on the Items tab; the Details tab (follow-up and both panels) has a screenshot of its own
+	with desk.step("Opportunity form"):
+		name = deals["alpha"]
+		open_form(desk, "Opportunity", name)
+		form = desk.js(
+			"""() => ({
+				items: cur_frm.doc.items.length,
+				follow_up_visible: $(cur_frm.fields_dict.op_next_contact_date.wrapper).is(':visible'),
+				next_contact_by: cur_frm.doc.op_next_contact_by,
+				next_contact_date: cur_frm.doc.op_next_contact_date,
+			})"""
+		)
+		assert form["items"] >= 1, "the opportunity shows no item lines"
+		assert form["follow_up_visible"], "the Follow-up section (Next Contact Date) is not visible"
+		assert (
+			form["next_contact_by"] == opb["users"]["Sales User"] and form["next_contact_date"]
+		), f"the follow-up is not shown: {form}"
+		# Both panels start collapsed: open them as a user would.
+		expand_section(desk, "Deal History")
+		history = desk.page.locator(".op-history")
+		history.wait_for(state="visible")
+		changes = history.locator(".op-changes tbody tr")
+		assert (
+			changes.count() >= 2
+		), f"Deal History lists {changes.count()} change(s), expected the stage and amount"
+		moved_to = opb["open_stages"][2]
+		assert moved_to in history.inner_text(), f"Deal History does not show the move to {moved_to}"
+		expand_section(desk, "Party's Deals")
+		party_deals = desk.page.locator(".op-party-deals-table")
+		party_deals.wait_for(state="visible")
+		shown = party_deals.inner_text()
+		for other in (deals["beta"], deals["gamma"]):
+			assert other in shown, f"Party's Deals does not list {other}"
+		desk.settle()
+		# Neither sales role may read Supplier Quotation: the margin line must not appear (nor fail).
+		margin = desk.page.locator(".op-expected-margin").count()
+		assert margin == 0, "the Expected margin line shows for a role that cannot read Supplier Quotations"
+		desk.screenshot("Opportunity form details")
+		desk.page.locator(".form-tabs .nav-link", has_text="Items").first.click()
+		desk.page.locator(
+			'.frappe-control[data-fieldname="items"] .grid-body .rows .grid-row'
+		).first.wait_for(state="visible")
+
+	with desk.step("Opportunity calendar (follow-ups)"):
+		desk.open("/app/opportunity/view/calendar/default")
+		desk.wait_for("() => document.querySelector('.fc-view')", "the calendar to render")
+		follow_up = desk.page.locator(".fc-event", has_text=follow_up_title(opb, desk.role))
+		follow_up.first.wait_for(state="visible")
+
+	desk.raise_failures()
+
+
+def test_lead_to_customer_with_opportunity(desk: Desk, opb: dict):
+	lead = opb["convert_leads"][desk.role]
+	deal_name = f"OPB Converted by {desk.role}"
+	stage = opb["open_stages"][1]
+
+	with desk.step("Lead > Create > Customer with Opportunity"):
+		open_form(desk, "Lead", lead)
+		allowed = desk.js(
+			"() => frappe.model.can_create('Customer') && frappe.model.can_create('Opportunity')"
+		)
+		action = desk.page.locator(
+			'.inner-group-button[data-label="Create"] .dropdown-item[data-label="Customer%20with%20Opportunity"]'
+		)
+		if not allowed:
+			# Stock ERPNext gives this role no create permission on Customer: the action must be hidden.
+			assert (
+				action.count() == 0
+			), "Create > Customer with Opportunity shows for a role that cannot create a Customer"
+		else:
+			desk.page.locator('.inner-group-button[data-label="Create"] > button').click()
+			action.click()
+			dialog = desk.page.locator(".modal.show", has_text="Customer with Opportunity")
+			dialog.wait_for(state="visible")
+			# Frappe focuses the dialog's first field once it has faded in: typing before that would
+			# land in whichever field has the focus then.
+			desk.wait_for(
+				"() => window.cur_dialog && cur_dialog.$wrapper[0].contains(document.activeElement)"
+				" && document.activeElement.matches('input')",
+				"the dialog to finish opening (its first field focused)",
+			)
+			dialog.locator('[data-fieldname="deal_name"] input').fill(deal_name)
+			dialog.locator('[data-fieldname="amount"] input').fill("1234")
+			closing = desk.js("() => frappe.datetime.add_days(frappe.datetime.get_today(), 30)")
+			closing_typed = desk.js("(day) => frappe.datetime.str_to_user(day)", closing)
+			dialog.locator('[data-fieldname="expected_closing"] input').fill(closing_typed)
+			# a click outside the field closes its date picker (Escape would close the dialog)
+			dialog.locator(".modal-title").click()
+			pick_link(desk, dialog, "sales_stage", stage)
+			values = desk.js("() => cur_dialog.get_values(true)")
+			expected = {
+				"deal_name": deal_name,
+				"amount": 1234,
+				"expected_closing": closing,
+				"sales_stage": stage,
+			}
+			assert {key: values.get(key) for key in expected} == expected, f"the dialog holds {values}"
+			desk.screenshot("Customer with Opportunity dialog")
+			dialog.locator(".modal-footer .btn-primary").click()
+			desk.wait_for(
+				"(title) => window.cur_frm && cur_frm.doctype === 'Opportunity' && cur_frm.doc.title === title",
+				"the new opportunity to open",
+				arg=deal_name,
+			)
+			desk.settle()
+			made = desk.js(
+				"() => ({name: cur_frm.doc.name, from: cur_frm.doc.opportunity_from, stage: cur_frm.doc.sales_stage,"
+				" amount: cur_frm.doc.opportunity_amount, party: cur_frm.doc.party_name})"
+			)
+			assert made["from"] == "Customer", f"the new opportunity is not for the customer: {made}"
+			assert (
+				made["stage"] == stage and made["amount"] == 1234
+			), f"the dialog's values were not kept: {made}"
+			lead_status = desk.api_get(f"/api/resource/Lead/{lead}")["data"]["status"]
+			assert lead_status == "Converted", f"the lead is {lead_status}, not Converted"
+
+	desk.raise_failures()
+
+
+def test_pipeline_board(desk: Desk, opb: dict):
+	deals = opb["deals"]
+	# Every column on screen at once: a drag must not scroll the board under the mouse.
+	desk.page.set_viewport_size(BOARD_VIEWPORT)
+	try:
+		check_pipeline_board(desk, opb, deals)
+	finally:
+		desk.page.set_viewport_size(VIEWPORT)
+	desk.raise_failures()
+
+
+def check_pipeline_board(desk: Desk, opb: dict, deals: dict) -> None:
+	with desk.step("Pipeline Board"):
+		open_board(desk)
+		board = board_state(desk)
+		for name in opb["visible_open"][desk.role]:
+			column = board["column_of"].get(name)
+			truncated = any(column["has_more"] for column in board["columns"])
+			assert column or truncated, f"the board has no card for {name}"
+		if is_rep(desk):
+			assert (
+				deals["hidden"] not in board["column_of"]
+			), f"the rep's board shows {deals['hidden']} of {opb['other_territory']}, outside their territory"
+
+	with desk.step("Pipeline Board: drag a card to another stage"):
+		# the fixture's territory only, so the card is on the board whatever else the site holds
+		desk.js(
+			"(territory) => frappe.container.page.pipeline_board.filters.territory.set_value(territory)",
+			opb["territory"],
+		)
+		desk.settle()
+		name = deals["gamma"]
+		board = board_state(desk)
+		source_stage = board["column_of"].get(name)
+		assert source_stage, f"the board has no card for {name} in {opb['territory']}"
+		target_stage = next(
+			column["stage"]
+			for column in board["columns"]
+			if column["kind"] == "Open" and column["stage"] and column["stage"] != source_stage
+		)
+		card = desk.page.locator(f'.op-card[data-name="{name}"]')
+		target = desk.page.locator(
+			".op-column", has=desk.page.locator(f'.op-column-name[title="{target_stage}"]')
+		)
+		card.drag_to(target.locator(".op-column-cards"))
+		desk.wait_for(
+			"([name, stage]) => { const board = frappe.container.page.pipeline_board.board;"
+			" return board.columns.some((c) => c.stage === stage && c.cards.some((card) => card.name === name)); }",
+			f"{name} to show in {target_stage} after the drop",
+			arg=[name, target_stage],
+		)
+		desk.settle()
+		saved = desk.api_get(f"/api/resource/Opportunity/{name}")["data"]["sales_stage"]
+		assert (
+			saved == target_stage
+		), f"dragged {name} from {source_stage} to {target_stage}, but it saved {saved}"
+
+
+def test_reports(desk: Desk, opb: dict):
+	for report in REPORTS:
+		with desk.step(f"Report {report}"):
+			desk.open(f"/app/query-report/{report}")
+			desk.wait_for(
+				"(name) => frappe.query_report && frappe.query_report.report_name === name"
+				" && Array.isArray(frappe.query_report.data)",
+				f"{report} to run",
+				arg=report,
+			)
+			desk.settle()
+			rows = desk.js("() => frappe.query_report.data.length")
+			assert rows > 0, f"{report} shows no rows"
+			desk.page.locator(".dt-scrollable .dt-row").first.wait_for(state="visible")
+			if report == "My Follow-ups":
+				follow_up = opb["follow_ups"][desk.role]
+				listed = desk.js("() => frappe.query_report.data.map((row) => row.opportunity)")
+				assert follow_up in listed, f"My Follow-ups does not list {follow_up}"
+
+	desk.raise_failures()
+
+
+def test_workspace(desk: Desk, opb: dict):
+	with desk.step("Opportunity Plus workspace"):
+		desk.open("/app/opportunity-plus")
+		# A chart widget shows "Loading..." and then either its chart or "No Data" (both divs
+		# .chart-loading-state, one of them shown).
+		desk.wait_for(
+			"""(count) => {
+				const shown = (element) => element.offsetParent !== null;
+				const cards = document.querySelectorAll('.number-widget-box .widget-body .number').length;
+				const charts = [...document.querySelectorAll('.dashboard-widget-box')];
+				return cards >= count && charts.length && charts.every((chart) =>
+					![...chart.querySelectorAll('.chart-loading-state')].some(
+						(state) => shown(state) && state.innerText.trim() === __('Loading...')
+					) && (chart.querySelector('svg.frappe-chart') || [...chart.querySelectorAll('.chart-loading-state')].some(shown))
+				);
+			}""",
+			"the number cards and charts to load",
+			arg=len(WORKSPACE_CARDS),
+		)
+		desk.settle()
+		cards = desk.js(
+			"""() => Object.fromEntries([...document.querySelectorAll('.number-widget-box')].map((card) => [
+				card.querySelector('.widget-title').textContent.trim(),
+				(card.querySelector('.widget-body .number') || {}).textContent || '',
+			]))"""
+		)
+		for label in WORKSPACE_CARDS:
+			assert cards.get(label, "").strip(), f"the number card {label} shows no value: {cards}"
+		charts = desk.js(
+			"""() => Object.fromEntries([...document.querySelectorAll('.dashboard-widget-box')].map((chart) => [
+				chart.querySelector('.widget-title').textContent.trim(),
+				{
+					message: [...chart.querySelectorAll('.chart-loading-state')]
+						.filter((state) => state.offsetParent !== null).map((state) => state.innerText.trim()).join(' '),
+					marks: chart.querySelectorAll(
+						'svg.frappe-chart .bar, svg.frappe-chart .donut-path, svg.frappe-chart .pie-path,'
+						+ ' svg.frappe-chart .line-graph-path, svg.frappe-chart .percentage-bar'
+					).length,
+				},
+			]))"""
+		)
+		for label in WORKSPACE_CHARTS:
+			chart = charts.get(label)
+			assert chart, f"the chart {label} is not on the workspace: {sorted(charts)}"
+			assert chart["marks"] and not chart["message"], f"the chart {label} shows no data: {chart}"
+
+	desk.raise_failures()
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def open_form(desk: Desk, doctype: str, name: str) -> None:
+	desk.open(f"/app/{doctype.lower().replace(' ', '-')}/{quote(name)}")
+	desk.wait_for(
+		"([doctype, name]) => window.cur_frm && cur_frm.doctype === doctype && cur_frm.doc.name === name"
+		" && !cur_frm.is_new()",
+		f"the {doctype} form of {name}",
+		arg=[doctype, name],
+	)
+	desk.settle()
+
+
+def expand_section(desk: Desk, label: str) -> None:
+	head = desk.page.locator(".form-section .section-head", has_text=label).first
+	head.wait_for(state="visible")
+	if "collapsed" in (head.get_attribute("class") or ""):
+		head.click()
+	desk.settle()
+
+
+def pick_link(desk: Desk, scope, fieldname: str, value: str) -> None:
+	"""Fill a Link field as a user does: type, then choose the value from the suggestions."""
+	field = scope.locator(f'[data-fieldname="{fieldname}"] input')
+	field.click()
+	field.fill(value)
+	scope.locator(f'[data-fieldname="{fieldname}"] [role="option"]', has_text=value).first.click()
+	desk.settle()
+
+
+def open_board(desk: Desk) -> None:
+	desk.open("/app/pipeline-board")
+	desk.wait_for(
+		"() => frappe.container.page && frappe.container.page.pipeline_board"
+		" && frappe.container.page.pipeline_board.board"
+		" && document.querySelectorAll('.op-board .op-column').length",
+		"the Pipeline Board to draw its columns",
+	)
+	desk.settle()
+
+
+def board_state(desk: Desk) -> dict:
+	return desk.js(
+		"""() => {
+			const board = frappe.container.page.pipeline_board.board;
+			const column_of = {};
+			for (const column of board.columns) for (const card of column.cards) column_of[card.name] = column.stage;
+			// what is drawn, not only what was loaded
+			for (const name of Object.keys(column_of)) {
+				if (!document.querySelector(`.op-card[data-name="${CSS.escape(name)}"]`)) delete column_of[name];
+			}
+			return {
+				column_of,
+				columns: board.columns.map((c) => ({stage: c.stage, kind: c.kind, has_more: !!c.has_more})),
+			};
+		}"""
+	)
+
+
+def follow_up_title(opb: dict, role: str) -> str:
+	return {"Sales User": "OPB Alpha Deal", "Sales Manager": "OPB Beta Deal"}[role]
