@@ -1,10 +1,15 @@
-"""Small factories for integration tests: every record is created inside the test's transaction."""
+"""Small factories for integration tests: every record is created inside the test's transaction.
+
+They discover what the site has (its default company and currency, root territory, groups, UOM, price
+lists) and create what it lacks, so the tests run on any site made with ERPNext's setup wizard, not only
+on ERPNext's test site."""
 
 from contextlib import contextmanager
 from unittest.mock import patch
 
 import frappe
-from frappe.utils import random_string
+from frappe.utils import random_string, today
+from frappe.utils.nestedset import get_root_of
 
 
 def company() -> str:
@@ -22,11 +27,109 @@ def territory(prefix: str = "OP Test") -> str:
 		{
 			"doctype": "Territory",
 			"territory_name": f"{prefix} {random_string(6)}",
-			"parent_territory": frappe.db.get_value("Territory", {"is_group": 1, "parent_territory": ""})
-			or "All Territories",
+			"parent_territory": get_root_of("Territory"),
 		}
 	).insert(ignore_permissions=True)
 	return doc.name
+
+
+def currency() -> str:
+	"""The default company's currency."""
+	return frappe.get_cached_value("Company", company(), "default_currency")
+
+
+def foreign_currency(rate: float | None = None) -> str:
+	"""A currency other than the company's (EUR, else USD). With `rate`, also today's Currency Exchange from
+	it into the company currency at that rate, so that ERPNext never asks an online service for one."""
+	code = next(code for code in ("EUR", "USD") if code != currency())
+	if rate is not None:
+		pair = {"from_currency": code, "to_currency": currency(), "date": today()}
+		existing = frappe.db.get_value("Currency Exchange", pair)
+		if existing:
+			frappe.db.set_value("Currency Exchange", existing, "exchange_rate", rate)
+		else:
+			frappe.get_doc(
+				{
+					"doctype": "Currency Exchange",
+					**pair,
+					"exchange_rate": rate,
+					"for_selling": 1,
+					"for_buying": 1,
+				}
+			).insert(ignore_permissions=True)
+	return code
+
+
+def currency_without_rate() -> str:
+	"""A currency other than the company's with no Currency Exchange record into it on the site."""
+	rated = set(
+		frappe.get_all("Currency Exchange", filters={"to_currency": currency()}, pluck="from_currency")
+	)
+	return next(
+		code
+		for code in frappe.get_all("Currency", order_by="enabled desc, name asc", pluck="name")
+		if code != currency() and code not in rated
+	)
+
+
+def customer_group() -> str:
+	"""A customer group to put a new customer in: the site's first leaf group, else one made here."""
+	group = frappe.db.get_value("Customer Group", {"is_group": 0}, "name", order_by="lft")
+	if group:
+		return group
+	return (
+		frappe.get_doc(
+			{
+				"doctype": "Customer Group",
+				"customer_group_name": f"OP Test {random_string(6)}",
+				"parent_customer_group": get_root_of("Customer Group"),
+			}
+		)
+		.insert(ignore_permissions=True)
+		.name
+	)
+
+
+def uom() -> str:
+	"""The site's default stock UOM (Stock Settings), else its first enabled UOM."""
+	default = frappe.db.get_single_value("Stock Settings", "stock_uom")
+	if default and frappe.db.exists("UOM", default):
+		return default
+	return frappe.db.get_value("UOM", {"enabled": 1}, "name", order_by="name")
+
+
+def item_group() -> str:
+	"""A leaf item group of the site, else its root."""
+	return frappe.db.get_value("Item Group", {"is_group": 0}, "name", order_by="lft") or get_root_of(
+		"Item Group"
+	)
+
+
+def price_list(kind: str) -> str:
+	"""The site's default "selling" or "buying" price list (Selling / Buying Settings); a site without one
+	gets one in the company currency, set as the default for this test."""
+	settings, field = {
+		"selling": ("Selling Settings", "selling_price_list"),
+		"buying": ("Buying Settings", "buying_price_list"),
+	}[kind]
+	name = frappe.db.get_single_value(settings, field)
+	if name and frappe.db.exists("Price List", name):
+		return name
+	name = (
+		frappe.get_doc(
+			{
+				"doctype": "Price List",
+				"price_list_name": f"OP Test {kind.title()} {random_string(6)}",
+				"currency": currency(),
+				"enabled": 1,
+				kind: 1,
+			}
+		)
+		.insert(ignore_permissions=True)
+		.name
+	)
+	frappe.db.set_single_value(settings, field, name)
+	return name
 
 
 def lead(name: str | None = None) -> str:
@@ -47,7 +150,7 @@ def opportunity(**values):
 			"opportunity_from": "Lead",
 			"party_name": values.pop("party_name", None) or lead(),
 			"company": company(),
-			"currency": frappe.get_cached_value("Company", company(), "default_currency"),
+			"currency": currency(),
 			"opportunity_amount": 1000,
 			**values,
 		}
@@ -103,14 +206,25 @@ def item() -> str:
 			{
 				"doctype": "Item",
 				"item_code": f"OP-TEST-{random_string(6)}",
-				"item_group": frappe.db.get_value("Item Group", {"is_group": 0}) or "All Item Groups",
-				"stock_uom": "Nos",
+				"item_group": item_group(),
+				"stock_uom": uom(),
 				"is_stock_item": 0,
 			}
 		)
 		.insert(ignore_permissions=True)
 		.name
 	)
+
+
+def item_line(qty: float = 1, rate: float = 100, item_code: str | None = None) -> dict:
+	"""An Opportunity Item row, in the item's own stock UOM."""
+	item_code = item_code or item()
+	return {
+		"item_code": item_code,
+		"qty": qty,
+		"rate": rate,
+		"uom": frappe.db.get_value("Item", item_code, "stock_uom"),
+	}
 
 
 @contextmanager

@@ -91,13 +91,7 @@ class TestChangesToTheDeal(ActivityCase):
 		self.assertKeptOpenAgainst(active, control)
 
 	def test_an_item_line_changed_today_over_rest_keeps_it_open(self):
-		item = factories.item()
-		line = {
-			"item_code": item,
-			"qty": 1,
-			"rate": 100,
-			"uom": frappe.db.get_value("Item", item, "stock_uom"),
-		}
+		line = factories.item_line(qty=1, rate=100)
 		active = self.old_deal(items=[line])
 		control = self.old_deal(items=[line])
 		rows = frappe.get_all(

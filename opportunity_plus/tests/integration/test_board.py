@@ -7,6 +7,7 @@ on the site (demo data included) never changes the counts.
 import frappe
 from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, now_datetime, today
+from frappe.utils.nestedset import get_root_of
 
 from opportunity_plus.api.board import LostFlowRequired, declare_lost, get_board, move_to_stage
 from opportunity_plus.pipeline import first_stage_of_kind, ordered_stages
@@ -24,7 +25,7 @@ def make_territory() -> str:
 			{
 				"doctype": "Territory",
 				"territory_name": f"Board Test {frappe.generate_hash(length=8)}",
-				"parent_territory": "All Territories",
+				"parent_territory": get_root_of("Territory"),
 			}
 		)
 		.insert()
@@ -39,7 +40,7 @@ def make_customer(territory: str) -> str:
 				"doctype": "Customer",
 				"customer_name": f"Board Customer {frappe.generate_hash(length=8)}",
 				"customer_type": "Company",
-				"customer_group": "Commercial",
+				"customer_group": factories.customer_group(),
 				"territory": territory,
 			}
 		)
@@ -55,7 +56,7 @@ def make_opportunity(territory: str, customer: str, stage: str | None, amount: f
 			"opportunity_from": "Customer",
 			"party_name": customer,
 			"company": factories.company(),
-			"currency": "USD",
+			"currency": factories.currency(),
 			"conversion_rate": 1,
 			"territory": territory,
 			"sales_stage": stage,
@@ -147,7 +148,7 @@ class TestBoardColumns(BoardTestCase):
 		board = self.board()
 
 		self.assertEqual([c["stage"] for c in board["columns"]], [s.name for s in ordered_stages()])
-		self.assertEqual(board["currency"], "USD")
+		self.assertEqual(board["currency"], factories.currency())
 		columns = columns_by_stage(board)
 		first = columns[self.first]
 		self.assertEqual((first["count"], first["amount"]), (2, 4000))

@@ -84,7 +84,7 @@ class TestQuotationLost(FrappeTestCase):
 		from erpnext.crm.doctype.opportunity.opportunity import make_quotation
 
 		opp = factories.opportunity(
-			items=[{"item_code": factories.item(), "qty": 1, "rate": 100, "uom": "Nos"}],
+			items=[factories.item_line(qty=1, rate=100)],
 			opportunity_amount=100,
 		)
 		quotation = make_quotation(opp.name)

@@ -10,35 +10,22 @@ from opportunity_plus.tests.integration import factories
 LOST_REASON = "OP Test Reason"
 
 
-def ensure_exchange_rate():
-	# No internet here: ERPNext would fetch a missing EUR rate online; these tests give the rate explicitly.
-	if not frappe.db.exists("Currency Exchange", {"from_currency": "EUR", "to_currency": "USD"}):
-		frappe.get_doc(
-			{
-				"doctype": "Currency Exchange",
-				"date": "2020-01-01",
-				"from_currency": "EUR",
-				"to_currency": "USD",
-				"exchange_rate": 1.2,
-				"for_selling": 1,
-			}
-		).insert(ignore_permissions=True)
-
-
 class ForecastFixture(FrappeTestCase):
 	"""Four deals in a territory of their own.
 
 	| deal | status    | stage (prob.)       | amount        | base | weighted | close      |
-	| A    | Open      | Proposal/Price Q.60 | 1000 USD      | 1000 | 600      | 2026-01-15 |
-	| B    | Open      | Negotiation 80      | 500 EUR x 1.2 | 600  | 480      | 2026-02-10 |
-	| C    | Converted | Won (via ERPNext)   | 2000 USD      | 2000 | -        | 2027-01-20 |
-	| D    | Lost      | Lost                | 300 USD       | 300  | -        | 2026-02-28 |
+	| A    | Open      | Proposal/Price Q.60 | 1000          | 1000 | 600      | 2026-01-15 |
+	| B    | Open      | Negotiation 80      | 500 FX x 1.2  | 600  | 480      | 2026-02-10 |
+	| C    | Converted | Won (via ERPNext)   | 2000          | 2000 | -        | 2027-01-20 |
+	| D    | Lost      | Lost                | 300           | 300  | -        | 2026-02-28 |
+	Amounts in the company currency, but B's in another (FX), at 1.2 (the rate also given as today's
+	Currency Exchange: without network ERPNext could not fetch a missing one).
 	By stage: Proposal 1/1000/600, Negotiation 1/600/480, Won won 2000, Lost lost 300.
 	Total: 4 deals, open 1600, weighted 1080, won 2000, lost 300, win rate 1/2.
 	"""
 
 	def setUp(self):
-		ensure_exchange_rate()
+		foreign = factories.foreign_currency(rate=1.2)
 		self.territory = factories.territory()
 		self.proposal = self.stage("Proposal/Price Quote", 60)
 		self.negotiation = self.stage("Negotiation/Review", 80)
@@ -49,7 +36,7 @@ class ForecastFixture(FrappeTestCase):
 		self.a = deal(sales_stage=self.proposal, opportunity_amount=1000, expected_closing="2026-01-15")
 		self.b = deal(
 			sales_stage=self.negotiation,
-			currency="EUR",
+			currency=foreign,
 			conversion_rate=1.2,
 			opportunity_amount=500,
 			expected_closing="2026-02-10",
@@ -107,7 +94,7 @@ class TestForecast(ForecastFixture):
 			),
 			(4, 1600.0, 1080.0, 2000.0, 0.5),
 		)
-		self.assertEqual(result["currency"], "USD")
+		self.assertEqual(result["currency"], factories.currency())
 
 	def test_quarters_are_year_aware(self):
 		rows = self.forecast(group_by="close_quarter")["rows"]

@@ -12,8 +12,6 @@ from opportunity_plus.pipeline import SETTINGS, first_stage_of_kind
 from opportunity_plus.tests.integration import factories
 
 ERPNEXT_MAKE_QUOTATION = "erpnext.crm.doctype.opportunity.opportunity.make_quotation"
-SELLING = "Standard Selling"
-BUYING = "Standard Buying"
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -24,8 +22,8 @@ def item(*, selling: float | None = None, buying: float | None = None, default_s
 		{
 			"doctype": "Item",
 			"item_code": f"OP-MAP-{random_string(8)}",
-			"item_group": frappe.db.get_value("Item Group", {"is_group": 0}, "name"),
-			"stock_uom": "Nos",
+			"item_group": factories.item_group(),
+			"stock_uom": factories.uom(),
 			"is_stock_item": 0,
 			"item_defaults": [{"company": factories.company(), "default_supplier": default_supplier}]
 			if default_supplier
@@ -33,7 +31,11 @@ def item(*, selling: float | None = None, buying: float | None = None, default_s
 			"supplier_items": [{"supplier": name} for name in suppliers],
 		}
 	).insert(ignore_permissions=True)
-	for price_list, rate in ((SELLING, selling), (BUYING, buying)):
+	# The site's default price lists, which quotations and supplier quotations take their prices from.
+	for price_list, rate in (
+		(factories.price_list("selling"), selling),
+		(factories.price_list("buying"), buying),
+	):
 		if rate:
 			frappe.get_doc(
 				{
@@ -68,6 +70,7 @@ def customer() -> str:
 				"doctype": "Customer",
 				"customer_name": f"OP Customer {random_string(6)}",
 				"customer_type": "Company",
+				"customer_group": factories.customer_group(),
 			}
 		)
 		.insert(ignore_permissions=True)
@@ -142,7 +145,7 @@ class TestMakeQuotation(FrappeTestCase):
 		self.assertEqual((quotation.quotation_to, quotation.party_name), ("Lead", opp.party_name))
 		self.assertEqual(quotation.opportunity, opp.name)
 		self.assertEqual(quotation.title, "Nacelle retrofit")
-		self.assertEqual(quotation.currency, "USD")
+		self.assertEqual(quotation.currency, factories.currency())
 		self.assertEqual(quotation.conversion_rate, 1)
 		self.assertEqual(
 			[(row.item_code, row.qty, row.rate, row.amount) for row in quotation.items],
@@ -180,23 +183,13 @@ class TestMakeQuotation(FrappeTestCase):
 			address_type="Billing",
 		)
 		frappe.db.set_value("Customer", party, "customer_primary_contact", primary)
-		frappe.get_doc(
-			{
-				"doctype": "Currency Exchange",
-				"from_currency": "CHF",
-				"to_currency": "USD",
-				"exchange_rate": 1.25,
-				"date": today(),
-				"for_selling": 1,
-				"for_buying": 1,
-			}
-		).insert(ignore_permissions=True)
+		foreign = factories.foreign_currency(rate=1.25)
 		product = item(selling=70)
 		opp = deal(
 			[(product, 2, 100)],
 			opportunity_from="Customer",
 			party_name=party,
-			currency="CHF",
+			currency=foreign,
 			conversion_rate=1.2,
 			contact_person=buyer,
 			customer_address=address,
@@ -207,7 +200,7 @@ class TestMakeQuotation(FrappeTestCase):
 		quotation.submit()
 
 		self.assertEqual((quotation.quotation_to, quotation.party_name), ("Customer", party))
-		self.assertEqual((quotation.currency, quotation.conversion_rate), ("CHF", 1.25))
+		self.assertEqual((quotation.currency, quotation.conversion_rate), (foreign, 1.25))
 		self.assertEqual((quotation.items[0].rate, quotation.base_net_total), (100, 250))
 		# ERPNext keeps the opportunity's contact but displays the party's primary one: the app aligns them.
 		self.assertEqual((quotation.contact_person, quotation.contact_email), (buyer, buyer_email))
@@ -220,7 +213,7 @@ class TestMakeQuotation(FrappeTestCase):
 			[(item(selling=70), 1, 100)],
 			opportunity_from="Customer",
 			party_name=customer(),
-			currency="CHF",
+			currency=factories.currency_without_rate(),
 			conversion_rate=1.2,
 		)
 		with patch("erpnext.crm.doctype.opportunity.opportunity.get_exchange_rate", return_value=0):

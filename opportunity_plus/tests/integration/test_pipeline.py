@@ -230,7 +230,9 @@ class TestDealBasics(FrappeTestCase):
 
 	def test_base_amount_follows_amount_and_rate_outside_the_form(self):
 		# A REST client sends the amount and rate; only the desk form's script computed the base amount.
-		opp = factories.opportunity(currency="EUR", conversion_rate=1.25, opportunity_amount=500)
+		opp = factories.opportunity(
+			currency=factories.foreign_currency(), conversion_rate=1.25, opportunity_amount=500
+		)
 		self.assertEqual(flt(opp.base_opportunity_amount), 625)
 		opp.opportunity_amount = 800
 		opp.save()
@@ -238,30 +240,11 @@ class TestDealBasics(FrappeTestCase):
 
 	def test_amount_is_the_items_total_when_configured(self):
 		set_setting("amount_from_items", 1)
-		item = frappe.get_all("Item", filters={"is_sales_item": 1, "disabled": 0}, pluck="name", limit=1)
-		if not item:
-			item = [
-				frappe.get_doc(
-					{
-						"doctype": "Item",
-						"item_code": "OP-TEST-ITEM",
-						"item_group": "All Item Groups",
-						"stock_uom": "Nos",
-					}
-				)
-				.insert()
-				.name
-			]
-		opp = factories.opportunity(
-			opportunity_amount=1, items=[{"item_code": item[0], "qty": 3, "rate": 150, "uom": "Nos"}]
-		)
+		opp = factories.opportunity(opportunity_amount=1, items=[factories.item_line(qty=3, rate=150)])
 		self.assertEqual(flt(opp.opportunity_amount), 450)
 
 	def test_amount_is_kept_apart_from_items_by_default(self):
-		opp = factories.opportunity(
-			opportunity_amount=99,
-			items=[{"item_code": factories.item(), "qty": 3, "rate": 150, "uom": "Nos"}],
-		)
+		opp = factories.opportunity(opportunity_amount=99, items=[factories.item_line(qty=3, rate=150)])
 		self.assertEqual(flt(opp.opportunity_amount), 99)
 
 	def test_close_date_required_from_the_configured_stage(self):
@@ -299,7 +282,9 @@ class TestInstallBackfill(FrappeTestCase):
 	def test_install_repairs_stale_base_amounts_and_flags_overdue(self):
 		from opportunity_plus.setup.install import backfill_opportunities
 
-		opp = factories.opportunity(currency="EUR", conversion_rate=1.5, opportunity_amount=200)
+		opp = factories.opportunity(
+			currency=factories.foreign_currency(), conversion_rate=1.5, opportunity_amount=200
+		)
 		# as ERPNext leaves rows written outside the desk form, before the app was installed
 		frappe.db.set_value(
 			"Opportunity",

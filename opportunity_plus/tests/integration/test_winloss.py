@@ -168,7 +168,7 @@ class TestWinLoss(WinLossFixture):
 			(2, 4000.0, 4, 1500.0),
 		)
 		self.assertAlmostEqual(total["win_rate"], 1 / 3)
-		self.assertEqual((result["currency"], result["dimension"]), ("USD", "source"))
+		self.assertEqual((result["currency"], result["dimension"]), (factories.currency(), "source"))
 
 	def test_win_rate_by_owner_and_territory(self):
 		self.as_territory_user()
