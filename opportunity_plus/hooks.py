@@ -51,6 +51,7 @@ doc_events = {
 		"onload": "opportunity_plus.events.opportunity.onload",
 		"on_change": "opportunity_plus.events.opportunity.on_change",
 		"on_trash": "opportunity_plus.events.opportunity.on_trash",
+		"after_delete": "opportunity_plus.events.opportunity.after_delete",
 	},
 	"Quotation": {
 		"on_submit": "opportunity_plus.events.quotation.on_submit",
@@ -107,5 +108,6 @@ scheduler_events = {
 	},
 	"daily_long": [
 		"opportunity_plus.tasks.auto_close_opportunities",
+		"opportunity_plus.tasks.reconcile_pipeline_summary",
 	],
 }

@@ -441,13 +441,16 @@ def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | N
 	)
 
 
-# Groupings of the open pipeline: the summary's key and the Opportunity column it comes from.
+# Groupings of the open pipeline: the summary's column and the Opportunity expression each reads.
 PIPELINE_GROUPS = {
-	None: ("null", "null"),
 	"stage": ("summary.`sales_stage`", "`tabOpportunity`.`sales_stage`"),
 	"category": ("summary.`forecast_category`", None),
 	"territory": ("summary.`territory`", "`tabOpportunity`.`territory`"),
 	"owner": ("summary.`opportunity_owner`", "`tabOpportunity`.`opportunity_owner`"),
+	"close_month": (
+		"summary.`close_month`",
+		"date_format(`tabOpportunity`.`expected_closing`, '%%Y-%%m-01')",
+	),
 }
 
 
@@ -458,23 +461,21 @@ def open_pipeline(
 	*,
 	territories: list[str] | None = None,
 	owner: str | None = None,
-	group_by: str | None = None,
-	statuses=None,
+	group_by: str | tuple[str, ...] | None = None,
 ) -> list:
-	"""The open pipeline (open statuses, expected closing in the period) the caller may read, by group:
-	rows of group, deal_count, base_amount, weighted_amount. From the summary where it can answer
-	exactly (whole-month period and a restriction it can state), else from the opportunities."""
+	"""The open pipeline (open statuses, expected closing in the period) the caller may read, by the
+	groups asked for: rows with one field per group (None for an empty one), deal_count, base_amount and
+	weighted_amount. From the summary where it answers exactly (whole-month period, a restriction it can
+	state), else from the opportunities."""
 	from opportunity_plus.core.stages import OPEN_STATUSES
 
-	statuses = sorted(statuses or OPEN_STATUSES)
+	keys = (group_by,) if isinstance(group_by, str) else tuple(group_by or ())
 	scope = read_scope()
 	restriction = scope_condition(scope) if month_aligned(period_start, period_end) else None
-	summary_group, scan_group = PIPELINE_GROUPS[group_by]
-	if scan_group is None:
-		scan_group = f"ifnull({_category_column()}, '')"
-	values = {"company": company, "statuses": statuses, **scope.values}
-	if restriction is not None:
-		table, alias, group, date_column = SUMMARY_TABLE, "summary", summary_group, "summary.`close_month`"
+	values = {"company": company, "statuses": sorted(OPEN_STATUSES), **scope.values}
+	from_summary = restriction is not None
+	if from_summary:
+		table, alias, date_column = f"{SUMMARY_TABLE} summary", "summary", "summary.`close_month`"
 		count, base, weighted = (
 			"sum(summary.`deal_count`)",
 			"sum(summary.`base_amount`)",
@@ -483,10 +484,9 @@ def open_pipeline(
 		if period_end:
 			values["period_end"] = period_end.replace(day=1)
 	else:
-		table, alias, group, date_column = (
+		table, alias, date_column = (
 			"`tabOpportunity`",
 			"`tabOpportunity`",
-			scan_group,
 			"`tabOpportunity`.`expected_closing`",
 		)
 		count, base = "count(*)", "sum(`tabOpportunity`.`base_opportunity_amount`)"
@@ -494,6 +494,11 @@ def open_pipeline(
 		restriction = scope.condition
 		if period_end:
 			values["period_end"] = period_end
+	columns = []
+	for key in keys:
+		summary_column, scan_column = PIPELINE_GROUPS[key]
+		column = summary_column if from_summary else (scan_column or f"ifnull({_category_column()}, '')")
+		columns.append(f"nullif({column}, '') as `{key}`")
 	conditions = [f"{alias}.`company` = %(company)s", f"{alias}.`status` in %(statuses)s"]
 	if period_start:
 		conditions.append(f"{date_column} >= %(period_start)s")
@@ -508,13 +513,14 @@ def open_pipeline(
 		values["owner"] = owner
 	if restriction:
 		conditions.append(f"({restriction})")
+	group = f"group by {', '.join(f'`{key}`' for key in keys)}" if keys else ""
 	return frappe.db.sql(
 		f"""
-		select nullif({group}, '') as `group`, {count} as deal_count, ifnull({base}, 0) as base_amount,
-			ifnull({weighted}, 0) as weighted_amount
-		from {table} {"summary" if alias == "summary" else ""}
+		select {"".join(column + ", " for column in columns)}{count} as deal_count,
+			ifnull({base}, 0) as base_amount, ifnull({weighted}, 0) as weighted_amount
+		from {table}
 		where {" and ".join(conditions)}
-		group by `group`
+		{group}
 		order by null
 		""",
 		values,

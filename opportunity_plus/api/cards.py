@@ -4,11 +4,19 @@ Each reads the same permission-filtered forecast as the report, for the card's c
 user's default company.
 """
 
-import frappe
-from frappe.utils import add_months, getdate, nowdate
+from decimal import ROUND_HALF_UP, Decimal
 
-from opportunity_plus.api.forecast import build_forecast, current_quarter
+import frappe
+from frappe.utils import add_months, get_first_day, get_last_day, nowdate
+
+from opportunity_plus.api.forecast import build_forecast, current_quarter, open_pipeline_rows
 from opportunity_plus.api.utils import chart_company
+
+
+def _money(amounts) -> float:
+	# Each stage rounded to cents (half up) and then added, as the forecast's total row adds its rows.
+	cents = Decimal("0.01")
+	return float(sum((Decimal(str(a)).quantize(cents, ROUND_HALF_UP) for a in amounts), Decimal(0))) + 0.0
 
 
 def _card(value, fieldtype: str, route: list, route_options: dict | None = None) -> dict:
@@ -26,15 +34,17 @@ def _card(value, fieldtype: str, route: list, route_options: dict | None = None)
 @frappe.whitelist()
 @frappe.read_only()
 def open_pipeline(filters: dict | str | None = None) -> dict:
-	total = build_forecast(chart_company(filters), "stage", None, None, "month", None)["total"]
-	return _card(total["amount"], "Currency", ["query-report", "Pipeline Forecast"])
+	_company, rows = open_pipeline_rows(chart_company(filters))
+	return _card(_money(row.base_amount for row in rows), "Currency", ["query-report", "Pipeline Forecast"])
 
 
 @frappe.whitelist()
 @frappe.read_only()
 def weighted_pipeline(filters: dict | str | None = None) -> dict:
-	total = build_forecast(chart_company(filters), "stage", None, None, "month", None)["total"]
-	return _card(total["weighted_amount"], "Currency", ["query-report", "Pipeline Forecast"])
+	_company, rows = open_pipeline_rows(chart_company(filters))
+	return _card(
+		_money(row.weighted_amount for row in rows), "Currency", ["query-report", "Pipeline Forecast"]
+	)
 
 
 @frappe.whitelist()
@@ -54,14 +64,15 @@ def won_this_quarter(filters: dict | str | None = None) -> dict:
 @frappe.whitelist()
 @frappe.read_only()
 def win_rate(filters: dict | str | None = None) -> dict:
-	"""Won / (won + lost) over the deals expected to close in the last twelve months."""
-	today = getdate(nowdate())
-	first = add_months(today, -12)
-	total = build_forecast(chart_company(filters), "stage", first, today, "month", None)["total"]
+	"""Won / (won + lost) over the deals expected to close in the last twelve calendar months (this
+	one included): whole months, so that the pipeline summary answers it."""
+	last = get_last_day(nowdate())
+	first = get_first_day(add_months(last, -11))
+	total = build_forecast(chart_company(filters), "stage", first, last, "month", None)["total"]
 	rate = None if total["win_rate"] is None else round(total["win_rate"] * 100, 1)
 	return _card(
 		rate,
 		"Percent",
 		["query-report", "Pipeline Forecast"],
-		{"from_date": str(first), "to_date": str(today)},
+		{"from_date": str(first), "to_date": str(last)},
 	)

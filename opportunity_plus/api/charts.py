@@ -7,22 +7,18 @@ Frappe's chart widget also sends the chart's name, time span and the like: they 
 """
 
 from datetime import date
+from decimal import Decimal
 
 import frappe
 from frappe import _
 from frappe.utils import cint, flt, formatdate, getdate, nowdate
 
-from opportunity_plus.api.forecast import build_forecast
+from opportunity_plus.api.forecast import open_pipeline_rows
 from opportunity_plus.api.utils import chart_company
 from opportunity_plus.core.forecast import OVERDUE, look_ahead
-from opportunity_plus.pipeline import get_settings
+from opportunity_plus.pipeline import get_settings, stage_order
 
 DEFAULT_MONTHS_AHEAD = 12
-
-
-def _company(filters) -> str | None:
-	"""The company of the chart's filters (its only one), or None for the user's default company."""
-	return chart_company(filters)
 
 
 @frappe.whitelist()
@@ -31,16 +27,39 @@ def weighted_pipeline_by_close_month(filters: str | dict | None = None, **chart_
 	"""Weighted open pipeline by close month and stage, from this month on (setting *Months Ahead in the
 	Pipeline Chart*), with one Overdue bar first for open deals whose close date has passed."""
 	months = cint(get_settings().pipeline_chart_months) or DEFAULT_MONTHS_AHEAD
-	today = getdate(nowdate())
-	first = today.replace(day=1)
-	result = build_forecast(_company(filters), "close_month", None, None, "month", None)
-	chart_data = look_ahead(result["chart"], first, months)
+	first = getdate(nowdate()).replace(day=1)
+	_company, rows = open_pipeline_rows(chart_company(filters), ("stage", "close_month"))
+	order = stage_order()
+	chart_data = look_ahead(monthly_pivot(rows, order), first, months)
 	return {
 		"labels": [_month_label(period) for period in chart_data["periods"]],
 		"datasets": [
 			{"name": stage or _("No Stage"), "values": chart_data["weighted"][stage]}
 			for stage in chart_data["stages"]
 		],
+	}
+
+
+def monthly_pivot(rows, order: dict) -> dict:
+	"""Open pipeline rows by stage and close month as core.forecast's pivot shape."""
+	cells: dict[tuple, Decimal] = {}
+	for row in rows:
+		if row.close_month:
+			period = f"{getdate(row.close_month):%Y-%m}"
+			cells[(row.stage, period)] = cells.get((row.stage, period), Decimal(0)) + Decimal(
+				str(row.weighted_amount)
+			)
+	periods = sorted({period for _stage, period in cells})
+	stages = sorted(
+		{stage for stage, _period in cells},
+		key=lambda stage: (stage is None, order.get(stage, 10**6), stage or ""),
+	)
+	return {
+		"periods": periods,
+		"stages": stages,
+		"weighted": {
+			stage: [flt(cells.get((stage, period), 0), 2) for period in periods] for stage in stages
+		},
 	}
 
 
@@ -55,9 +74,13 @@ def _month_label(period: str) -> str:
 @frappe.read_only()
 def open_pipeline_by_stage(filters: str | dict | None = None, **chart_args) -> dict:
 	"""Open amount (company currency) by sales stage, in pipeline order."""
-	result = build_forecast(_company(filters), "stage", None, None, "month", None)
-	rows = [row for row in result["rows"] if flt(row["amount"])]
+	_company, rows = open_pipeline_rows(chart_company(filters))
+	order = stage_order()
+	rows = sorted(
+		(row for row in rows if flt(row.base_amount)),
+		key=lambda row: (row.stage is None, order.get(row.stage, 10**6), row.stage or ""),
+	)
 	return {
-		"labels": [row["key"] or _("No Stage") for row in rows],
-		"datasets": [{"name": _("Open Amount"), "values": [row["amount"] for row in rows]}],
+		"labels": [row.stage or _("No Stage") for row in rows],
+		"datasets": [{"name": _("Open Amount"), "values": [flt(row.base_amount, 2) for row in rows]}],
 	}

@@ -11,6 +11,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
 
+from opportunity_plus import summary
 from opportunity_plus.api.utils import echo, parse_date, parse_filters
 from opportunity_plus.core.forecast import (
 	GROUPINGS,
@@ -31,6 +32,15 @@ GROUP_COLUMNS = {
 	"source": "`source`",
 	"opportunity_type": "`opportunity_type`",
 }
+# The pipeline summary's key each grouping reads ("" for stage and periods, which every read groups by);
+# groupings without one are read from the opportunities.
+GROUP_KEYS = {
+	"stage": "",
+	"close_month": "",
+	"close_quarter": "",
+	"owner": "opportunity_owner",
+	"territory": "territory",
+}
 # Extra equality filters a caller may pass.
 FILTER_FIELDS = ("territory", "opportunity_owner", "source", "opportunity_type", "sales_stage", "status")
 
@@ -50,12 +60,18 @@ def get_forecast(
 	return build_forecast(company, group_by, from_date, to_date, period, filters)
 
 
-def build_forecast(company, group_by, from_date, to_date, period, filters) -> dict:
+def forecast_company(company) -> str:
+	"""The company asked for, else the user's default; refused unless it exists."""
 	company = company or default_company()
 	if not isinstance(company, str) or not frappe.db.exists("Company", company):
 		frappe.throw(
 			_("Select a company: the forecast never mixes companies' currencies."), title=_("Company")
 		)
+	return company
+
+
+def build_forecast(company, group_by, from_date, to_date, period, filters) -> dict:
+	company = forecast_company(company)
 	if group_by not in GROUPINGS:
 		frappe.throw(
 			_("Cannot group the forecast by {0}. Choose one of: {1}.").format(
@@ -70,12 +86,16 @@ def build_forecast(company, group_by, from_date, to_date, period, filters) -> di
 	if from_date and to_date and from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
 
-	where, values = _where(company, from_date, to_date, parse_filters(filters, FILTER_FIELDS, "forecast"))
+	filters = parse_filters(filters, FILTER_FIELDS, "forecast")
 	kinds = {name: stage.kind for name, stage in get_stages().items()}
 	order = stage_order()
-	# One scan serves both the rows and the chart: grouped by month as well, the buckets add up to any
-	# grouping here, and the months to the chart's periods.
-	buckets = _buckets(group_by, where, values, company, kinds)
+	# One read serves both the rows and the chart: grouped by month as well, the buckets add up to any
+	# grouping here, and the months to the chart's periods. The pipeline summary answers where it can
+	# (month-aligned window, its keys, a restriction it can state); else the opportunities are scanned.
+	rows = summary.forecast_rows(company, from_date, to_date, filters, GROUP_KEYS.get(group_by))
+	if rows is None:
+		rows = _scan_rows(group_by, *_where(company, from_date, to_date, filters))
+	buckets = _buckets(rows, group_by, company, kinds)
 	rows = forecast_buckets(
 		[bucket for bucket, _month in buckets]
 		if group_by not in ("close_month", "close_quarter")
@@ -130,12 +150,12 @@ def _where(company, from_date, to_date, filters) -> tuple[str, dict]:
 	return " and ".join(conditions), values
 
 
-def _buckets(group_by, where, values, company, kinds) -> list[tuple[Bucket, object]]:
-	"""(bucket, last day of its close month) pairs from one GROUP BY over the permitted rows."""
+def _scan_rows(group_by, where, values) -> list:
+	"""One GROUP BY over the permitted opportunities: by group value, close month, status and stage."""
 	group_column = (
 		GROUP_COLUMNS[group_by] if group_by not in ("stage", "close_month", "close_quarter") else "null"
 	)
-	rows = frappe.db.sql(
+	return frappe.db.sql(
 		f"""
 		select {group_column} as group_value, last_day(`expected_closing`) as month_end, `status`,
 			`sales_stage`, count(*) as deal_count, sum(`base_opportunity_amount`) as base_amount,
@@ -148,6 +168,10 @@ def _buckets(group_by, where, values, company, kinds) -> list[tuple[Bucket, obje
 		values,
 		as_dict=True,
 	)
+
+
+def _buckets(rows, group_by, company, kinds) -> list[tuple[Bucket, object]]:
+	"""(bucket, last day of its close month) pairs."""
 	return [
 		(
 			Bucket(
@@ -164,3 +188,17 @@ def _buckets(group_by, where, values, company, kinds) -> list[tuple[Bucket, obje
 		)
 		for row in rows
 	]
+
+
+def open_pipeline_rows(company, group_by: tuple[str, ...] = ("stage",)) -> tuple[str, list]:
+	"""The company's open pipeline the caller may read (whatever its close date) by stage and the other
+	groups asked for, as the forecast counts it open: open status, stage not of a won or lost kind.
+	Read from the pipeline summary where it can answer: what the workspace's cards and charts show."""
+	company = forecast_company(company)
+	if not frappe.has_permission("Opportunity", "read"):
+		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	kinds = {name: stage.kind for name, stage in get_stages().items()}
+	rows = summary.open_pipeline(
+		company, None, None, group_by=("stage", *group_by[1:]) if group_by else ("stage",)
+	)
+	return company, [row for row in rows if kinds.get(row.stage) not in ("Won", "Lost")]

@@ -4,7 +4,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt, getdate, now_datetime, today
 
-from opportunity_plus import assignment, categories, followups
+from opportunity_plus import assignment, categories, followups, summary
 from opportunity_plus import history as history_rows
 from opportunity_plus.api.utils import echo, parse_date, parse_datetime
 from opportunity_plus.core import deal as deal_rules
@@ -82,6 +82,12 @@ def on_change(doc, method=None) -> None:
 	categories.sync_effective(doc)
 	_record_history(doc)
 	followups.sync(doc)
+	# After the status-follows-stage db_set above, so the summary counts the final values.
+	summary.sync([doc.name])
+
+
+def after_delete(doc, method=None) -> None:
+	summary.sync([doc.name])
 
 
 def on_trash(doc, method=None) -> None:

@@ -11,10 +11,11 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
-from opportunity_plus import assignment, categories, followups, response
+from opportunity_plus import assignment, categories, followups, response, summary
 from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
 from opportunity_plus.setup.custom_fields import MODULE, get_custom_fields, get_property_setters
+from opportunity_plus.api import movement
 from opportunity_plus.setup.jobs import restore_stock_jobs, sync_stock_jobs
 
 SETTINGS = "Opportunity Plus Settings"
@@ -28,12 +29,17 @@ def after_install() -> None:
 	sync()
 	backfill_opportunities()
 	response.backfill_first_responses()
+	summary.ensure_built()
+	movement.record_history_since()
 
 
 def after_migrate() -> None:
 	sync()
 	# Sites that had the app before first-response tracking get their earlier replies counted; a no-op after.
 	response.backfill_first_responses()
+	# Built once (and again when a version of the app keeps it differently); a no-op after.
+	summary.ensure_built()
+	movement.record_history_since()
 
 
 def sync() -> None:
@@ -168,6 +174,8 @@ FORECAST_INDEXES = {
 		"probability",
 		"base_opportunity_amount",
 	),
+	# Pipeline movement and the forecast as of a past date read the deals created since a moment.
+	"op_creation_index": ("creation",),
 }
 
 
