@@ -22,7 +22,7 @@ from frappe import _
 from frappe.utils import add_months, flt, get_datetime, get_first_day, get_last_day, getdate, nowdate
 from frappe.utils.nestedset import get_descendants_of
 
-from opportunity_plus import summary
+from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import default_company
 from opportunity_plus.api.utils import parse_date, parse_int, parse_name
 from opportunity_plus.core import movement as core
@@ -56,16 +56,17 @@ def get_movement(
 	company: str | None = None,
 	from_date: str | None = None,
 	to_date: str | None = None,
+	period: str | None = None,
 	period_start: str | None = None,
 	period_end: str | None = None,
 	territory: str | None = None,
 	opportunity_owner: str | None = None,
 	limit: int = 50,
 ) -> dict:
-	"""How the open pipeline of the period (close dates `period_start`..`period_end`, default: this
-	quarter) moved from the end of `from_date` (default: 7 days ago) to the end of `to_date` (default:
+	"""How the open pipeline of the period (`period`: "2026-12", "2026-Q4" or a fiscal year's name; or
+	close dates `period_start`..`period_end`; default: this quarter) moved from the end of `from_date` (default: 7 days ago) to the end of `to_date` (default:
 	today). Each step lists up to `limit` of its deals, largest first."""
-	context = context_of(company, period_start, period_end, territory, opportunity_owner)
+	context = context_of(company, period_start, period_end, territory, opportunity_owner, period)
 	today = getdate(nowdate())
 	start_day = parse_date(from_date, _("From Date")) or today - timedelta(days=7)
 	end_day = parse_date(to_date, _("To Date")) or today
@@ -110,6 +111,7 @@ def get_forecast_as_of(
 	company: str | None = None,
 	as_of: str | None = None,
 	group_by: str = "stage",
+	period: str | None = None,
 	period_start: str | None = None,
 	period_end: str | None = None,
 	territory: str | None = None,
@@ -121,7 +123,7 @@ def get_forecast_as_of(
 		frappe.throw(
 			_("Group by stage or category, not {0}.").format(frappe.utils.escape_html(str(group_by)))
 		)
-	context = context_of(company, period_start, period_end, territory, opportunity_owner)
+	context = context_of(company, period_start, period_end, territory, opportunity_owner, period)
 	today = getdate(nowdate())
 	day = parse_date(as_of, _("As Of")) or today
 	if day > today:
@@ -130,7 +132,7 @@ def get_forecast_as_of(
 	known_since = history_since()
 	now_rows = _open_now(context, group_by)
 	now_by_group = {
-		row.group: core.Totals(
+		row[group_by]: core.Totals(
 			row.deal_count, Decimal(str(row.base_amount)), Decimal(str(row.weighted_amount))
 		)
 		for row in now_rows
@@ -176,7 +178,7 @@ def get_forecast_as_of(
 def compute_movement(context: dict, start: datetime, end: datetime | None) -> core.Movement:
 	"""The movement of the open pipeline of `context` between two moments (`end` None: now)."""
 	known_since = history_since()
-	pipeline_now = sum((Decimal(str(row.base_amount)) for row in _open_now(context, None)), Decimal(0))
+	pipeline_now = sum((Decimal(str(row.base_amount)) for row in _open_now(context, ())), Decimal(0))
 	deals = _deals_changed_since(context, start, include_unknown=start < known_since, known_since=known_since)
 	return core.movement(pipeline_now, deals, start, end, context["period"], known_since)
 
@@ -207,7 +209,7 @@ def _money(value) -> float:
 	return flt(value, 2) + 0.0
 
 
-def context_of(company, period_start, period_end, territory, owner) -> dict:
+def context_of(company, period_start, period_end, territory, owner, period=None) -> dict:
 	company = parse_name(company, _("Company"), required=False) or default_company()
 	if not company or not frappe.db.exists("Company", company):
 		frappe.throw(
@@ -217,7 +219,10 @@ def context_of(company, period_start, period_end, territory, owner) -> dict:
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
 	start = parse_date(period_start, _("Period Start"))
 	end = parse_date(period_end, _("Period End"))
-	if not start and not end:
+	if period:
+		resolved = planning.resolve_period(period, planning.fiscal_years(company))
+		start, end = resolved.start, resolved.end
+	elif not start and not end:
 		today = getdate(nowdate())
 		start = get_first_day(today).replace(month=(today.month - 1) // 3 * 3 + 1)
 		end = get_last_day(add_months(start, 2))

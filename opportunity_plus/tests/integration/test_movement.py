@@ -148,7 +148,7 @@ class TestMovement(FrappeTestCase):
 		# the forecast as it stood at A, by stage, equals the direct read taken at A
 		groups, unknown = core.as_of(
 			{
-				row.group: core.Totals(row.deal_count, row.base_amount, row.weighted_amount)
+				row.stage: core.Totals(row.deal_count, row.base_amount, row.weighted_amount)
 				for row in movement._open_now(self.context(), "stage")
 			},
 			movement._deals_changed_since(self.context(), moment_a, include_unknown=False, known_since=None),

@@ -18,7 +18,16 @@ from datetime import datetime, time, timedelta
 import frappe
 from frappe.permissions import add_permission, update_permission_property
 from frappe.tests.utils import FrappeTestCase
-from frappe.utils import add_days, add_months, flt, get_first_day, get_last_day, getdate, nowdate, random_string
+from frappe.utils import (
+	add_days,
+	add_months,
+	flt,
+	get_first_day,
+	get_last_day,
+	getdate,
+	nowdate,
+	random_string,
+)
 
 from opportunity_plus.api.forecast import current_quarter
 from opportunity_plus.core.forecast import LOST, OPEN, WON, Deal, outcome
@@ -202,7 +211,9 @@ def expect_card(kind):
 			)
 		last = get_last_day(nowdate())
 		first = get_first_day(add_months(last, -11))
-		window = [kind_of(row) for row in rows if row.expected_closing and first <= row.expected_closing <= last]
+		window = [
+			kind_of(row) for row in rows if row.expected_closing and first <= row.expected_closing <= last
+		]
 		won, lost = window.count(WON), window.count(LOST)
 		return flt(won * 100 / (won + lost), 1) if won + lost else None
 
@@ -394,6 +405,10 @@ def expect_stage_reader(ctx, user):
 		"Sales Stage", "read", user=user
 	)
 	return "answered" if readable else REFUSED
+
+
+def expect_opportunity_reader(ctx, user):
+	return "answered" if frappe.has_permission("Opportunity", "read", user=user) else REFUSED
 
 
 def read_autoclose_preview(ctx, user):
@@ -607,6 +622,10 @@ READERS = {
 	"Opportunity History list": (read_history_list, expect_history_list),
 	"opportunity_plus.api.movement.get_movement": (read_movement, expect_open_this_quarter),
 	"opportunity_plus.api.movement.get_forecast_as_of": (read_as_of, expect_open_this_quarter),
+	"opportunity_plus.api.sales_forecast.get_periods": (
+		read_stages("opportunity_plus.api.sales_forecast.get_periods"),
+		expect_opportunity_reader,
+	),
 	"opportunity_plus.api.targets.get_attainment": (read_attainment, expect_attainment),
 	"report:Sales Target Attainment": (read_attainment_report, expect_attainment_in_a_report),
 	"opportunity_plus.api.categories.get_category_forecast": (
@@ -630,19 +649,26 @@ WRITERS = {
 
 
 class MatrixFixture(FrappeTestCase):
+	@classmethod
+	def setUpClass(cls):
+		super().setUpClass()
+		cls.own_deals_role = OwnDealsRole()
+
+	@classmethod
+	def tearDownClass(cls):
+		cls.own_deals_role.remove()
+		super().tearDownClass()
+
 	def setUp(self):
-		self.ctx = build_fixture()
+		self.ctx = build_fixture(self.own_deals_role.name)
 
 	def tearDown(self):
 		frappe.set_user("Administrator")
-		# Custom DocPerms and roles are cached outside the transaction: roll back, then drop the caches.
 		frappe.db.rollback()
-		frappe.clear_cache(doctype="Opportunity")
-		frappe.clear_cache()
 		clear_stage_cache()
 
 
-def build_fixture() -> Context:
+def build_fixture(own_deals_role: str) -> Context:
 	company = factories.company()
 	ctx = Context(company=company, lead=factories.lead())
 	odd = factories.territory(prefix="OP 50% O'Brien Zürich")
@@ -657,7 +683,7 @@ def build_fixture() -> Context:
 	users["no role"] = factories.sales_user(roles=())
 	users["shared only"] = factories.sales_user(roles=("Accounts User",))
 	users["territory rep"] = factories.sales_user(territory_name=odd)
-	users["if_owner only"] = factories.sales_user(roles=(own_deals_role(),))
+	users["if_owner only"] = factories.sales_user(roles=(own_deals_role,))
 	users["Sales Manager"] = factories.sales_user(roles=("Sales Manager",))
 	users["System Manager"] = factories.sales_user(roles=("System Manager",))
 	ctx.follow_up_person = users["Sales Manager"]
@@ -720,15 +746,37 @@ def build_fixture() -> Context:
 	return ctx
 
 
-def own_deals_role() -> str:
-	"""A role that reads (and reports on) only the opportunities its user created."""
-	role = f"OP Own Deals {random_string(5)}"
-	frappe.get_doc({"doctype": "Role", "role_name": role, "desk_access": 1}).insert(ignore_permissions=True)
-	add_permission("Opportunity", role, 0)
-	for ptype in ("read", "report", "if_owner"):
-		update_permission_property("Opportunity", role, 0, ptype, 1, validate=False)
-	frappe.clear_cache(doctype="Opportunity")
-	return role
+class OwnDealsRole:
+	"""A role that reads (and reports on) only the opportunities its user created.
+
+	Committed, not rolled back like the rest of the fixture: a permission is part of the doctype's cached
+	meta, which any other process on the site (a web server, another test run) may cache again from the
+	committed state at any moment. Removed at the end, with the Custom DocPerms Frappe copied from the
+	standard ones when the site had none.
+	"""
+
+	def __init__(self):
+		self.name = f"OP Own Deals {random_string(6)}"
+		self.customised_before = bool(frappe.db.exists("Custom DocPerm", {"parent": "Opportunity"}))
+		frappe.get_doc({"doctype": "Role", "role_name": self.name, "desk_access": 1}).insert(
+			ignore_permissions=True
+		)
+		add_permission("Opportunity", self.name, 0)
+		for ptype in ("read", "report", "if_owner"):
+			update_permission_property("Opportunity", self.name, 0, ptype, 1, validate=False)
+		frappe.db.commit()
+		frappe.clear_cache(doctype="Opportunity")
+
+	def remove(self):
+		frappe.db.rollback()
+		if self.customised_before:
+			frappe.db.delete("Custom DocPerm", {"parent": "Opportunity", "role": self.name})
+		else:
+			frappe.db.delete("Custom DocPerm", {"parent": "Opportunity"})
+		frappe.db.delete("Has Role", {"role": self.name})
+		frappe.delete_doc("Role", self.name, ignore_permissions=True, force=True)
+		frappe.db.commit()
+		frappe.clear_cache(doctype="Opportunity")
 
 
 class TestPermissionMatrix(MatrixFixture):
