@@ -26,6 +26,7 @@ from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import default_company
 from opportunity_plus.api.utils import parse_date, parse_int, parse_name
 from opportunity_plus.core import movement as core
+from opportunity_plus.core.stages import OPEN_STATUSES
 from opportunity_plus.permissions import read_scope
 from opportunity_plus.pipeline import get_stages
 
@@ -81,7 +82,7 @@ def get_movement(
 	steps = []
 	for step in core.STEPS:
 		found = result.steps[step]
-		if not found.deals:
+		if not found.count:
 			continue
 		listed = sorted(found.deals, key=lambda deal: abs(deal["amount"]), reverse=True)[:limit]
 		steps.append(
@@ -89,7 +90,7 @@ def get_movement(
 				"step": step,
 				"label": labels[step],
 				"amount": _money(found.amount),
-				"count": len(found.deals),
+				"count": found.count,
 				"deals": [{**deal, "amount": _money(deal["amount"])} for deal in listed],
 			}
 		)
@@ -128,28 +129,8 @@ def get_forecast_as_of(
 	day = parse_date(as_of, _("As Of")) or today
 	if day > today:
 		frappe.throw(_("As Of {0} is in the future: the pipeline can be told up to today.").format(day))
-	moment = _end_of(day)
 	known_since = history_since()
-	now_rows = _open_now(context, group_by)
-	now_by_group = {
-		row[group_by]: core.Totals(
-			row.deal_count, Decimal(str(row.base_amount)), Decimal(str(row.weighted_amount))
-		)
-		for row in now_rows
-	}
-	deals = (
-		_deals_changed_since(context, moment, include_unknown=moment < known_since, known_since=known_since)
-		if day < today
-		else []
-	)
-	stage_categories = _stage_categories()
-
-	def group_of(state):
-		if group_by == "stage":
-			return state.stage or None
-		return state.category or core.effective_category(state, stage_categories)
-
-	groups, unknown = core.as_of(now_by_group, deals, moment, context["period"], group_of, known_since)
+	groups, unknown = forecast_as_of(context, _end_of(day), group_by, day < today)
 	order = _group_order(group_by)
 	rows = [
 		{
@@ -175,12 +156,203 @@ def get_forecast_as_of(
 	}
 
 
-def compute_movement(context: dict, start: datetime, end: datetime | None) -> core.Movement:
-	"""The movement of the open pipeline of `context` between two moments (`end` None: now)."""
+def forecast_as_of(
+	context: dict, moment: datetime, group_by: str, past: bool = True
+) -> tuple[dict, core.Totals]:
+	"""The open pipeline of `context` by stage or category at `moment`, and what cannot be told (deals
+	that existed before the deal history began, when `moment` is before it)."""
 	known_since = history_since()
+	now_by_group = {
+		row[group_by]: core.Totals(
+			row.deal_count, Decimal(str(row.base_amount)), Decimal(str(row.weighted_amount))
+		)
+		for row in _open_now(context, group_by)
+	}
+	unknown = core.Totals()
+	deals = []
+	if past:
+		where, values = _where(context)
+		values["moment"] = moment
+		in_pipeline = _in_pipeline_now(context, values)
+		# deals created after the moment were not there; before the history began, none can be told
+		created = "`tabOpportunity`.`creation` > %(moment)s"
+		_subtract(now_by_group, _grouped(f"{where} and {in_pipeline} and {created}", values, group_by))
+		if moment < known_since:
+			unknown_by_group = _grouped(f"{where} and {in_pipeline} and not ({created})", values, group_by)
+			_subtract(now_by_group, unknown_by_group)
+			for totals in unknown_by_group.values():
+				unknown.count += totals.count
+				unknown.amount += totals.amount
+				unknown.weighted += totals.weighted
+		else:
+			deals = _deals_changed_since(context, moment)
+	stage_categories = _stage_categories()
+
+	def group_of(state):
+		if group_by == "stage":
+			return state.stage or None
+		return state.category or core.effective_category(state, stage_categories)
+
+	groups, _unknown = core.as_of(now_by_group, deals, moment, context["period"], group_of)
+	return groups, unknown
+
+
+def compute_movement(
+	context: dict, start: datetime, end: datetime | None, listed: int = MAX_LIMIT
+) -> core.Movement:
+	"""The movement of the open pipeline of `context` between two moments (`end` None: now).
+
+	Rebuilt one by one: deals that existed at `start` and changed since (and, with an `end`, deals
+	created by then that changed after it). Summed by the database: deals created since `start` and
+	unchanged after `end` (new), deals created after `end` (in neither), and, for a `start` before the
+	deal history began, the deals that existed then (no history).
+	"""
+	known_since = history_since()
+	known = start >= known_since
 	pipeline_now = sum((Decimal(str(row.base_amount)) for row in _open_now(context, ())), Decimal(0))
-	deals = _deals_changed_since(context, start, include_unknown=start < known_since, known_since=known_since)
-	return core.movement(pipeline_now, deals, start, end, context["period"], known_since)
+	where, values = _where(context)
+	values.update(start=start, end=end, known_since=known_since)
+	after_end = "history.`changed_on` > %(end)s" if end else "0"
+	changed_after_end = (
+		f"exists (select 1 from `tabOpportunity History` history where history.`opportunity` = "
+		f"`tabOpportunity`.`name` and {after_end})"
+		if end
+		else "0"
+	)
+	# one by one: existed at start and changed since (when known), or changed after the end
+	names = frappe.db.sql_list(
+		f"""
+		select distinct `tabOpportunity`.`name` from `tabOpportunity History` history
+		join `tabOpportunity` on `tabOpportunity`.`name` = history.`opportunity`
+		where {where} and history.`changed_on` > %(start)s and (
+			(`tabOpportunity`.`creation` <= %(start)s and {"1" if known else "0"})
+			or ({after_end} and `tabOpportunity`.`creation` <= {"%(end)s" if end else "now(6)"})
+		)
+		""",
+		values,
+	)
+	deals = [
+		deal
+		for offset in range(0, len(names), BATCH)
+		for deal in _load(names[offset : offset + BATCH], start)
+	]
+	in_pipeline = _in_pipeline_now(context, values)
+	aggregates = [
+		# created since start, as they are now (no change after the end): new in the pipeline
+		_aggregate(
+			f"{where} and {in_pipeline} and `tabOpportunity`.`creation` > %(start)s"
+			+ (" and `tabOpportunity`.`creation` <= %(end)s" if end else "")
+			+ f" and not {changed_after_end}",
+			values,
+			step=core.NEW,
+			listed=listed,
+		),
+	]
+	if end:
+		# created after the end: in neither the opening nor the closing
+		aggregates.append(
+			_aggregate(
+				f"{where} and {in_pipeline} and `tabOpportunity`.`creation` > %(end)s",
+				values,
+				step=None,
+				in_closing=False,
+				listed=0,
+			)
+		)
+	if not known:
+		# existed before the deal history began: not told at start, as they are now at the end
+		aggregates.append(
+			_aggregate(
+				f"{where} and {in_pipeline} and `tabOpportunity`.`creation` <= %(start)s and not {changed_after_end}",
+				values,
+				step=core.NO_HISTORY,
+				listed=listed,
+			)
+		)
+	return core.movement(pipeline_now, deals, start, end, context["period"], known_since, aggregates)
+
+
+def _where(context) -> tuple[str, dict]:
+	"""The company, filters and the caller's read restriction, over `tabOpportunity`."""
+	scope = read_scope()
+	conditions = ["`tabOpportunity`.`company` = %(company)s"]
+	values = {"company": context["company"], **scope.values}
+	if context["territories"]:
+		conditions.append("`tabOpportunity`.`territory` in %(territories)s")
+		values["territories"] = context["territories"]
+	if context["owner"]:
+		conditions.append("`tabOpportunity`.`opportunity_owner` = %(owner)s")
+		values["owner"] = context["owner"]
+	if scope.condition:
+		conditions.append(f"({scope.condition})")
+	return " and ".join(conditions), values
+
+
+def _in_pipeline_now(context, values: dict) -> str:
+	period = context["period"]
+	values.update(open_statuses=sorted(OPEN_STATUSES), period_start=period.start, period_end=period.end)
+	condition = "`tabOpportunity`.`status` in %(open_statuses)s"
+	if period.start:
+		condition += " and `tabOpportunity`.`expected_closing` >= %(period_start)s"
+	if period.end:
+		condition += " and `tabOpportunity`.`expected_closing` <= %(period_end)s"
+	return condition
+
+
+GROUP_COLUMNS = {
+	"stage": "`tabOpportunity`.`sales_stage`",
+	"category": "`tabOpportunity`.`op_effective_forecast_category`",
+}
+
+
+def _grouped(where: str, values: dict, group_by: str) -> dict:
+	rows = frappe.db.sql(
+		f"""select nullif({GROUP_COLUMNS[group_by]}, '') as grp, count(*) as deals,
+			ifnull(sum(`base_opportunity_amount`), 0) as amount,
+			ifnull(sum(`base_opportunity_amount` * `probability` / 100), 0) as weighted
+		from `tabOpportunity` where {where} group by grp""",
+		values,
+		as_dict=True,
+	)
+	return {
+		row.grp: core.Totals(row.deals, Decimal(str(row.amount)), Decimal(str(row.weighted))) for row in rows
+	}
+
+
+def _subtract(totals_by_group: dict, part: dict) -> None:
+	for group, totals in part.items():
+		target = totals_by_group.setdefault(group, core.Totals())
+		target.count -= totals.count
+		target.amount -= totals.amount
+		target.weighted -= totals.weighted
+
+
+def _aggregate(where: str, values: dict, *, step, listed: int, in_closing: bool = True) -> core.Aggregate:
+	total = frappe.db.sql(
+		f"""select count(*) as deals, ifnull(sum(`base_opportunity_amount`), 0) as amount
+		from `tabOpportunity` where {where}""",
+		values,
+		as_dict=True,
+	)[0]
+	top = (
+		frappe.db.sql(
+			f"""select `name`, `title`, `base_opportunity_amount` as amount from `tabOpportunity`
+			where {where} order by `base_opportunity_amount` desc limit {int(listed)}""",
+			values,
+			as_dict=True,
+		)
+		if listed and total.deals
+		else []
+	)
+	return core.Aggregate(
+		amount=Decimal(str(total.amount)),
+		count=total.deals,
+		step=step,
+		in_closing=in_closing,
+		deals=tuple(
+			{"name": row.name, "title": row.title, "amount": Decimal(str(row.amount))} for row in top
+		),
+	)
 
 
 # --- shared ----------------------------------------------------------------------------------------
@@ -268,37 +440,24 @@ def _open_now(context, group_by) -> list:
 	)
 
 
-def _deals_changed_since(context, moment: datetime, *, include_unknown: bool, known_since) -> list[core.Deal]:
-	"""The readable opportunities of the company (and filters) changed or created after `moment`, with
-	their history rows since; with `include_unknown`, also every one created before the history began."""
-	scope = read_scope()
-	conditions = ["`tabOpportunity`.`company` = %(company)s"]
-	values = {"company": context["company"], "moment": moment, "known_since": known_since, **scope.values}
-	if context["territories"]:
-		conditions.append("`tabOpportunity`.`territory` in %(territories)s")
-		values["territories"] = context["territories"]
-	if context["owner"]:
-		conditions.append("`tabOpportunity`.`opportunity_owner` = %(owner)s")
-		values["owner"] = context["owner"]
-	if scope.condition:
-		conditions.append(f"({scope.condition})")
-	where = " and ".join(conditions)
-	unknown = " or `tabOpportunity`.`creation` < %(known_since)s" if include_unknown else ""
+def _deals_changed_since(context, moment: datetime) -> list[core.Deal]:
+	"""The readable opportunities of `context` that existed at `moment` and changed since, with their
+	history rows since (the rest were at `moment` as they are now, or did not exist yet)."""
+	where, values = _where(context)
+	values["moment"] = moment
 	names = frappe.db.sql_list(
 		f"""
-		select `tabOpportunity`.`name` from `tabOpportunity`
-		where {where} and (`tabOpportunity`.`creation` > %(moment)s{unknown})
-		union
-		select `tabOpportunity`.`name` from `tabOpportunity History` history
+		select distinct `tabOpportunity`.`name` from `tabOpportunity History` history
 		join `tabOpportunity` on `tabOpportunity`.`name` = history.`opportunity`
-		where {where} and history.`changed_on` > %(moment)s
+		where {where} and history.`changed_on` > %(moment)s and `tabOpportunity`.`creation` <= %(moment)s
 		""",
 		values,
 	)
-	deals = []
-	for start in range(0, len(names), BATCH):
-		deals += _load(names[start : start + BATCH], moment)
-	return deals
+	return [
+		deal
+		for offset in range(0, len(names), BATCH)
+		for deal in _load(names[offset : offset + BATCH], moment)
+	]
 
 
 def _load(names: list[str], moment: datetime) -> list[core.Deal]:

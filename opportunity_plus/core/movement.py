@@ -146,10 +146,13 @@ def effective_category(state: DealState, stage_categories: Mapping[str, str]) ->
 @dataclass
 class Step:
 	amount: Decimal = Decimal(0)
+	count: int = 0
 	deals: list = field(default_factory=list)
+	"""The deals rebuilt one by one, and those listed of an aggregate (the largest)."""
 
 	def add(self, name: str, title: str | None, amount: Decimal) -> None:
 		self.amount += amount
+		self.count += 1
 		self.deals.append({"name": name, "title": title, "amount": amount})
 
 
@@ -197,6 +200,20 @@ def classify(before: DealState | None, after: DealState | None, period: Period, 
 	return None
 
 
+@dataclass(frozen=True)
+class Aggregate:
+	"""Deals summed by the database instead of rebuilt one by one, with what they add to the period's
+	pipeline now. `step` is where they show (None: nowhere); they are out of the opening
+	(`in_opening` False) and/or out of the closing (`in_closing` False)."""
+
+	amount: Decimal
+	count: int
+	step: str | None = None
+	in_opening: bool = False
+	in_closing: bool = True
+	deals: tuple = ()
+
+
 def movement(
 	pipeline_now: Decimal,
 	deals: Iterable[Deal],
@@ -204,16 +221,28 @@ def movement(
 	end: datetime | None,
 	period: Period,
 	known_since: datetime | None = None,
+	aggregates: Iterable[Aggregate] = (),
 ) -> Movement:
 	"""The pipeline of `period` at `start` and at `end` (None: now) and the steps between them.
 
-	`pipeline_now` is the open amount of the period now over every deal; `deals` are those changed or
-	created after `start` (the others were as they are now). A deal created before `known_since` (when
-	the deal history began) is not known at a moment before it: it is left out of the opening and shows
-	as NO_HISTORY when it is in the pipeline at the end.
+	`pipeline_now` is the open amount of the period now over every deal. `deals` are rebuilt one by one:
+	those whose state at `start` or `end` may differ from now (the others were as they are now).
+	A deal created before `known_since` (when the deal history began) is not known at a moment before it:
+	it is left out of the opening and shows as NO_HISTORY when it is in the pipeline at the end.
+	`aggregates` are groups of deals whose part is known without rebuilding them (deals created since
+	`start`, ...), summed by the caller.
 	"""
 	steps = {step: Step() for step in STEPS}
 	opening = closing = _decimal(pipeline_now)
+	for group in aggregates:
+		if not group.in_opening:
+			opening -= group.amount
+		if not group.in_closing:
+			closing -= group.amount
+		if group.step:
+			steps[group.step].amount += group.amount
+			steps[group.step].count += group.count
+			steps[group.step].deals.extend(group.deals)
 	for deal in deals:
 		now_in = deal.now.amount if in_pipeline(deal.now, period) else Decimal(0)
 		at_end = deal.now if end is None else state_at(deal, end)

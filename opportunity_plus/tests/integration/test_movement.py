@@ -109,6 +109,13 @@ class TestMovement(FrappeTestCase):
 				http="POST",
 			)
 			self.assertEqual(answer.status, 200, answer.message)
+		# a deal created between A and the middle moment, changed after it
+		late = self.deal(70)
+		moment_mid = now_datetime()
+		middle_direct = direct_pipeline(self.territory, self.period)[None]
+		doc = frappe.get_doc("Opportunity", late.name)
+		doc.opportunity_amount = 90
+		doc.save()
 		# ERPNext's own status update (db_set), the board's lost flow and stage move
 		frappe.get_doc("Opportunity", won.name).set_status(update=True, status="Converted")
 		declare_lost(lost.name, [LOST_REASON])
@@ -141,21 +148,19 @@ class TestMovement(FrappeTestCase):
 		self.assertEqual(step(core.WON), (-400, [won.name]))
 		self.assertEqual(step(core.LOST), (-500, [lost.name]))
 		self.assertEqual(step(core.REOPENED), (900, [reopened.name]))
-		self.assertEqual(step(core.NEW), (1000, [new.name]))
+		self.assertEqual(step(core.NEW), (1090, sorted([new.name, late.name])))
+
+		# to a moment in the past: the closing is the pipeline read directly then
+		until_mid = movement.compute_movement(self.context(), moment_a, moment_mid)
+		self.assertEqual(flt(until_mid.opening, 2), opening_direct[1])
+		self.assertEqual(flt(until_mid.closing, 2), middle_direct[1])
+		self.assertTrue(until_mid.balanced)
+		self.assertEqual(flt(until_mid.steps[core.NEW].amount, 2), 70)
 		self.assertNotIn(unchanged.name, [d["name"] for s in result.steps.values() for d in s.deals])
 		self.assertNotIn(moved_stage.name, [d["name"] for s in result.steps.values() for d in s.deals])
 
 		# the forecast as it stood at A, by stage, equals the direct read taken at A
-		groups, unknown = core.as_of(
-			{
-				row.stage: core.Totals(row.deal_count, row.base_amount, row.weighted_amount)
-				for row in movement._open_now(self.context(), "stage")
-			},
-			movement._deals_changed_since(self.context(), moment_a, include_unknown=False, known_since=None),
-			moment_a,
-			self.period,
-			lambda state: state.stage or None,
-		)
+		groups, unknown = movement.forecast_as_of(self.context(), moment_a, "stage")
 		self.assertEqual(
 			{stage: (t.count, flt(t.amount, 2), flt(t.weighted, 2)) for stage, t in groups.items()},
 			stages_direct,
