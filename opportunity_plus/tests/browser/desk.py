@@ -324,12 +324,14 @@ def short_url(url: str) -> str:
 	return clip(unquote(parts.path + (f"?{query}" if query else "")), 200)
 
 
-def last_lines(text: str, count: int = 2) -> str:
-	"""A Python traceback (the desk logs the server's) by its last lines, where the error is."""
+def last_lines(text: str) -> str:
+	"""A Python traceback (the desk logs the server's) by its innermost frame and its error."""
 	if "Traceback (most recent call last)" not in text:
 		return text
-	lines = [line for line in str(text).strip().splitlines() if line.strip()]
-	return "Traceback ... " + " ".join(lines[-count:])
+	lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+	frames = [line for line in lines if line.startswith("File ")]
+	where = f"{frames[-1]} ... " if frames else ""
+	return f"Traceback ... {where}{lines[-1]}"
 
 
 def clip(text: str, limit: int = 600) -> str:

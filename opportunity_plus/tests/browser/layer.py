@@ -25,7 +25,7 @@ def locate_browser_layer() -> tuple[SiteConfig | None, str]:
 		return None, "OP_SKIP_BROWSER is set"
 	site, reason = locate()
 	if site is None:
-		return None, reason
+		return None, reason.replace("the integration layer", "the integration and browser layers")
 	if importlib.util.find_spec("playwright") is None:
 		return None, (
 			f"Playwright for Python is not importable from {sys.executable}; install it into that "
