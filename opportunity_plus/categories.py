@@ -9,6 +9,7 @@ backfilled on install and migrate.
 
 import frappe
 
+from opportunity_plus import summary
 from opportunity_plus.core import categories as rules
 from opportunity_plus.pipeline import clear_stage_cache, get_stages
 
@@ -97,6 +98,8 @@ def refresh_effective(stage: str | None = None) -> int:
 		where ({" or ".join(keys)})""",
 		values,
 	)
+	# The bulk UPDATE runs no hooks: the pipeline summary, keyed by the category in force, follows here.
+	summary.resync_stages(sorted({stage_name for _status, _override, stage_name in stale}))
 	return len(stale)
 
 

@@ -268,6 +268,26 @@ def ensure_built() -> None:
 	frappe.db.commit()
 
 
+def resync_stages(stages: list[str]) -> None:
+	"""After a bulk write to the opportunities of these stages that left their stage as it was (their
+	category in force, when a stage's default category changes): their entries and the summary rows of
+	these stages recomputed in SQL, however many deals they hold."""
+	if not stages:
+		return
+	values = {"stages": list(stages)}
+	frappe.db.sql(
+		f"""
+		update {ENTRY_TABLE} entry
+		join ({_entry_select()} where ifnull(`sales_stage`, '') in %(stages)s) current
+			on current.`name` = entry.`name`
+		set {", ".join(f"entry.`{field}` = current.`{field}`" for field in (*KEY_FIELDS, "base_amount", "weighted_amount"))}
+		""",
+		values,
+	)
+	frappe.db.sql(f"delete from {SUMMARY_TABLE} where `sales_stage` in %(stages)s", values)
+	_insert_summary_rows("where grouped.`sales_stage` in %(stages)s", values)
+
+
 def counts() -> dict:
 	return {
 		"opportunities": frappe.db.count("Opportunity"),

@@ -213,6 +213,27 @@ class TestEveryChannelKeepsTheSummary(SummaryCase):
 		self.assertLess(refused, 100, "most random changes should go through")
 
 
+class TestBulkWrites(SummaryCase):
+	def test_a_stage_whose_category_changes_keeps_the_summary(self):
+		stage = next(stage.name for stage in ordered_stages() if stage.kind == "Open")
+		names = [
+			factories.opportunity(territory=territory, sales_stage=stage, opportunity_amount=amount).name
+			for territory, amount in zip(self.territories * 2, (10, 20, 30, 40), strict=True)
+		]
+		doc = frappe.get_doc("Sales Stage", stage)
+		doc.op_forecast_category = "Commit" if doc.op_forecast_category != "Commit" else "Best Case"
+		doc.save()
+		self.assertEqual(
+			set(
+				frappe.get_all(
+					"Opportunity", filters={"name": ("in", names)}, pluck="op_effective_forecast_category"
+				)
+			),
+			{doc.op_forecast_category},
+		)
+		self.assertSummaryExact(names)
+
+
 class TestReconciliation(SummaryCase):
 	def test_drift_from_a_raw_write_is_repaired_and_logged_and_a_second_run_finds_none(self):
 		doc = factories.opportunity(territory=self.territories[0], opportunity_amount=100)
