@@ -8,6 +8,7 @@ without opening the Sales Stage doctype itself.
 
 import frappe
 from frappe import _
+from frappe.utils import flt
 
 from opportunity_plus.api.utils import MAX_NAME_LENGTH, echo, parse_int, parse_json_value
 from opportunity_plus.pipeline import ordered_stages
