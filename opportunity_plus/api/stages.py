@@ -62,6 +62,6 @@ def search_stages(
 	matches = [stage for stage in ordered_stages() if needle in stage.name.lower()]
 	kinds = {"Open": _("Open"), "Won": _("Won"), "Lost": _("Lost")}
 	return [
-		(stage.name, _("{0} · {1}%").format(kinds.get(stage.kind, stage.kind), stage.probability or 0))
+		(stage.name, _("{0} · {1}%").format(kinds.get(stage.kind, stage.kind), f"{flt(stage.probability):g}"))
 		for stage in matches[start : start + page_len]
 	]
