@@ -24,7 +24,7 @@ from frappe.utils.nestedset import get_descendants_of
 
 from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import default_company
-from opportunity_plus.api.utils import parse_date, parse_int, parse_name
+from opportunity_plus.api.utils import check_exists, echo, parse_date, parse_int, parse_name
 from opportunity_plus.core import movement as core
 from opportunity_plus.core.stages import OPEN_STATUSES
 from opportunity_plus.permissions import read_scope
@@ -121,9 +121,7 @@ def get_forecast_as_of(
 	"""The open pipeline of the period by stage or forecast category as it stood at the end of `as_of`
 	(default: today): deals, amount and weighted amount per group."""
 	if group_by not in GROUPINGS:
-		frappe.throw(
-			_("Group by stage or category, not {0}.").format(frappe.utils.escape_html(str(group_by)))
-		)
+		frappe.throw(_("Group by stage or category, not {0}.").format(echo(group_by)))
 	context = context_of(company, period_start, period_end, territory, opportunity_owner, period)
 	today = getdate(nowdate())
 	day = parse_date(as_of, _("As Of")) or today
@@ -407,6 +405,8 @@ def context_of(company, period_start, period_end, territory, owner, period=None)
 			frappe.throw(_("Territory {0} does not exist.").format(frappe.utils.escape_html(territory)))
 		territories = [territory, *get_descendants_of("Territory", territory, ignore_permissions=True)]
 	owner = parse_name(owner, _("Opportunity Owner"), required=False)
+	if owner:
+		check_exists("User", owner, _("Opportunity Owner"))
 	return {
 		"company": company,
 		"period": core.Period(start, end),
