@@ -20,9 +20,10 @@ import frappe
 from frappe import _
 from frappe.utils import getdate, now_datetime, nowdate
 
-from opportunity_plus import followups
+from opportunity_plus import followups, summary
 from opportunity_plus import history as history_rows
 from opportunity_plus.core import autoclose as rules
+from opportunity_plus.core import categories as category_rules
 from opportunity_plus.locks import job_lock
 from opportunity_plus.pipeline import get_settings
 
@@ -297,11 +298,22 @@ def close(decisions: list[rules.Decision], policy: rules.Policy, today) -> list[
 	reason = _no_response_reason()
 	frappe.db.sql(
 		"""update `tabOpportunity` set status = 'Closed', modified = %(now)s, modified_by = %(user)s,
-		op_autoclose_warned_on = null, op_is_overdue = 0 where name in %(names)s""",
-		{"now": moment, "user": JOB_USER, "names": names},
+		op_autoclose_warned_on = null, op_is_overdue = 0, op_effective_forecast_category = %(category)s
+		where name in %(names)s""",
+		{
+			"now": moment,
+			"user": JOB_USER,
+			"names": names,
+			# a closed deal's category in force, whatever its override or stage (core.categories)
+			"category": category_rules.effective_category(
+				status="Closed", override=None, stage_category=None
+			),
+		},
 	)
-	# The bulk update runs no hooks: the deals' open follow-ups (Event, ToDo) are closed here.
+	# The bulk update runs no hooks: the deals' open follow-ups (Event, ToDo) and the pipeline summary
+	# follow here, in the same transaction.
 	followups.close_for(names)
+	summary.sync(names)
 	without_reason = set(names) - set(
 		frappe.get_all(
 			"Opportunity Lost Reason Detail",

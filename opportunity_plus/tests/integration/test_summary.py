@@ -17,6 +17,7 @@ from opportunity_plus.api.forecast import build_forecast
 from opportunity_plus.permissions import read_scope
 from opportunity_plus.pipeline import first_stage_of_kind, ordered_stages
 from opportunity_plus.tests.integration import endpoint, factories
+from opportunity_plus.tests.integration.test_closing import AutoCloseCase
 
 LOST_REASON = "OP Summary Reason"
 
@@ -308,3 +309,17 @@ class TestReadersUseItOnlyWhereExact(SummaryCase):
 		)
 		self.assertIsNone(summary.forecast_rows(factories.company(), None, None, {"source": "x"}, ""))
 		self.assertIsNone(summary.forecast_rows(factories.company(), None, None, {}, None))
+
+
+class TestAutoCloseKeepsTheSummary(AutoCloseCase):
+	def test_the_bulk_close_moves_the_closed_deals_in_the_summary(self):
+		closed = [self.stale(90, opportunity_amount=amount) for amount in (100, 250)]
+		kept = factories.opportunity(territory=self.territory, opportunity_amount=400).name
+		self.run_job()
+		self.assertEqual({frappe.db.get_value("Opportunity", name, "status") for name in closed}, {"Closed"})
+		self.assertEqual(
+			{frappe.db.get_value("Opportunity", name, "op_effective_forecast_category") for name in closed},
+			{"Omitted"},
+		)
+		self.assertEqual(summarised([self.territory]), recomputed([self.territory]))
+		self.assertEqual(summary._stale_entries([*closed, kept]), [])
