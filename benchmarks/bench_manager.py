@@ -41,7 +41,7 @@ from frappe.utils import (
 )
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import site_options  # noqa: E402
+import site_options
 
 VIEWER = "opbench.territory.viewer@example.invalid"
 

@@ -12,10 +12,10 @@ from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
 from opportunity_plus import assignment, categories, followups, response, summary
+from opportunity_plus.api import movement
 from opportunity_plus.core.stages import stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
 from opportunity_plus.setup.custom_fields import MODULE, get_custom_fields, get_property_setters
-from opportunity_plus.api import movement
 from opportunity_plus.setup.jobs import restore_stock_jobs, sync_stock_jobs
 
 SETTINGS = "Opportunity Plus Settings"

@@ -129,7 +129,7 @@ def item(group: str) -> str:
 				"doctype": "Item",
 				"item_code": f"OP-TGT-{random_string(6)}",
 				"item_group": group,
-				"stock_uom": "Nos",
+				"stock_uom": factories.uom(),
 				"is_stock_item": 0,
 			}
 		)

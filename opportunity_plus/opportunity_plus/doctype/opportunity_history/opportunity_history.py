@@ -17,7 +17,12 @@ class OpportunityHistory(Document):
 
 		changed_by: DF.Link | None
 		changed_field: DF.Literal[
-			"sales_stage", "status", "opportunity_amount", "probability", "expected_closing", "op_forecast_category"
+			"sales_stage",
+			"status",
+			"opportunity_amount",
+			"probability",
+			"expected_closing",
+			"op_forecast_category",
 		]
 		changed_on: DF.Datetime
 		channel: DF.Literal["Desk", "REST", "Data Import", "System"]
