@@ -44,6 +44,7 @@ from opportunity_plus.api.forecast import current_quarter, get_forecast
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate_opportunities as generator
+import site_options
 
 # The goals: forecast p50 at most this share of the SQL aggregate (one-year window), and at most
 # this many ms for a quarter at 100k.
@@ -293,7 +294,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 	)
 	parser.add_argument("--reuse", action="store_true", help="time the data already generated; generate none")
 	parser.add_argument("--keep", action="store_true", help="keep the generated data at the end")
-	parser.add_argument("--site", default=generator.SITE)
+	site_options.add_arguments(parser)
 	parser.add_argument("--runs", type=int, default=20)
 	parser.add_argument("--warmup", type=int, default=2)
 	parser.add_argument("--report-runs", type=int, default=5, help="timed runs of ERPNext's reports")
@@ -305,14 +306,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
 	args = parse_args(argv)
-	generator.connect(args.site)
-	company = generator.COMPANY
+	site_options.connect(args)
+	company = args.company
 	today = getdate()
 	from_date = getdate(args.from_date) if args.from_date else date(today.year, 1, 1)
 	year = (from_date, getdate(add_days(add_months(from_date, 12), -1)))
 	quarter = current_quarter(today)
 	# The reports cache exchange rates in Redis under the bare currency code, for ever; forget what we added.
-	rate_keys = [code for code in generator.CURRENCIES if frappe.cache.get(code) is None]
+	currencies = generator.deal_currencies(generator.company_currency(company))
+	rate_keys = [code for code in currencies if frappe.cache.get(code) is None]
 	already = generator.existing_count()
 	if args.reuse and not already:
 		sys.exit("No generated opportunities to reuse: run without --reuse.")
@@ -320,7 +322,7 @@ def main(argv=None) -> None:
 		sys.exit(f"{already} generated opportunities already exist: pass --reuse, or remove them first.")
 	try:
 		if not args.reuse:
-			result = generator.generate(args.count)
+			result = generator.generate(args.count, company)
 			print(
 				f"generated {result['inserted']} opportunities with {result['item_lines']} item lines "
 				f"in {result['seconds']:.2f} s"

@@ -35,6 +35,7 @@ from opportunity_plus.api.mappers import make_quotation as app_make_quotation
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import generate_opportunities as generator
+import site_options
 
 GOAL_OVERHEAD = 0.15
 GOAL_EXTRA_SQL = 10
@@ -97,7 +98,7 @@ def make_items(count: int) -> list[str]:
 				"item_code": code,
 				"item_name": f"Bench line {number:02d}",
 				"item_group": group,
-				"stock_uom": "Nos",
+				"stock_uom": generator.default_uom(),
 				"is_stock_item": 0,
 			}
 		).insert(ignore_permissions=True)
@@ -105,14 +106,14 @@ def make_items(count: int) -> list[str]:
 	return codes
 
 
-def make_opportunity(customer: str, items: list[str]):
+def make_opportunity(company: str, customer: str, items: list[str]):
 	doc = frappe.get_doc(
 		{
 			"doctype": "Opportunity",
 			"opportunity_from": "Customer",
 			"party_name": customer,
-			"company": generator.COMPANY,
-			"currency": frappe.get_cached_value("Company", generator.COMPANY, "default_currency"),
+			"company": company,
+			"currency": generator.company_currency(company),
 			"expected_closing": add_days(nowdate(), 30),
 			"items": [{"item_code": code, "qty": 2, "rate": 100 + index} for index, code in enumerate(items)],
 		}
@@ -171,7 +172,7 @@ def time_make_quotation(name: str, runs: int) -> dict:
 
 def parse_args(argv=None) -> argparse.Namespace:
 	parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-	parser.add_argument("--site", default=generator.SITE)
+	site_options.add_arguments(parser)
 	parser.add_argument("--runs", type=int, default=40, help="timed saves / mappings per variant")
 	parser.add_argument("--items", type=int, default=50, help="lines on the make_quotation opportunity")
 	return parser.parse_args(argv)
@@ -179,7 +180,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
 	args = parse_args(argv)
-	generator.connect(args.site)
+	site_options.connect(args)
 	try:
 		full, stripped = hooks_without_app()
 		customer = frappe.get_doc(
@@ -190,10 +191,10 @@ def main(argv=None) -> None:
 			}
 		).insert(ignore_permissions=True)
 		items = make_items(args.items)
-		small = make_opportunity(customer.name, items[:3])
-		large = make_opportunity(customer.name, items)
+		small = make_opportunity(args.company, customer.name, items[:3])
+		large = make_opportunity(args.company, customer.name, items)
 		print(
-			f"Opportunity save and make_quotation benchmark: site {args.site}, Python "
+			f"Opportunity save and make_quotation benchmark: site {args.site}, company {args.company}, Python "
 			f"{platform.python_version()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
 			f"{args.runs} timed runs per variant after 2 warm-up runs, interleaved"
 		)

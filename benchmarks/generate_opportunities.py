@@ -1,8 +1,12 @@
 """Bulk-insert benchmark Opportunities into a site, and remove them again.
 
 	cd ~/frappe-bench/sites && ../env/bin/python ../apps/opportunity_plus/benchmarks/generate_opportunities.py
-	... generate_opportunities.py --count 20000 --site opplus.localhost
+	... generate_opportunities.py --count 20000 --site mysite.localhost --company "My Company"
 	... generate_opportunities.py --remove
+
+--site defaults to the bench's default site, --company to the site's default company (site_options.py).
+The deals are in that company, mostly in its currency, the rest in two of USD / EUR / GBP with Currency
+Exchange records into the company currency.
 
 Rows go in with multi-row INSERTs, bypassing controllers and hooks, so 100k opportunities take seconds
 rather than the hour doc.insert would. The spread aims at what a real pipeline
@@ -12,23 +16,27 @@ owners, territories, sources and types.
 Everything generated is recognisable by its name, so `--remove` deletes exactly that and nothing else:
 opportunities `OPBENCH-<n>` and their item lines `OPBENCH-<n>-<line>`, items `OPBENCH-ITEM-<n>`, customers
 `OPBENCH-CUST-<n>`, leads `OPBENCH-LEAD-<n>`, territories `OPBENCH-<region>`, users
-`opbench.<first>@example.invalid` and Currency Exchange `OPBENCH-<from>-<to>`.
-Existing Sales Stages, Lead Sources and Opportunity Types are used as they are (the three types are created
-only if missing, and then kept). No index is added: the benchmarks measure the stock table.
+`opbench.<first>@example.invalid` and Currency Exchange `OPBENCH-<from>-<to>` (and a Customer Group
+`OPBENCH-Customers` only on a site without one). Existing Sales Stages, Lead Sources, Opportunity Types,
+Item Groups and UOMs are used as they are (the three types are created only if missing, and then kept). No
+index is added: the benchmarks measure the stock table.
 """
 
 import argparse
 import itertools
 import json
+import os
 import random
 import sys
 import time
 from datetime import date, datetime, timedelta
 
 import frappe
+from frappe.utils.nestedset import get_root_of
 
-SITE = "opplus.localhost"
-COMPANY = "Wind Power LLC"
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import site_options
+
 PREFIX = "OPBENCH-"
 CUSTOMER_PREFIX = f"{PREFIX}CUST-"
 ITEM_PREFIX = f"{PREFIX}ITEM-"
@@ -39,10 +47,12 @@ NAMING_SERIES = "CRM-OPP-.YYYY.-"
 OPEN_STATUSES = ("Open", "Quotation", "Replied")
 DEADLOCK_RETRIES = 5
 
-# Rates into the company currency (USD). They are also written as Currency Exchange records dated today so
-# that ERPNext's Sales Pipeline Analytics converts with the same rates instead of calling an online service.
-CURRENCIES = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
-CURRENCY_WEIGHTS = {"USD": 70, "EUR": 20, "GBP": 10}
+# What one unit is worth in USD: fixed, illustrative rates, so that runs are reproducible. A company
+# currency outside this table is taken as worth one USD.
+USD_VALUE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
+# The company's currency, then two others (deal_currencies).
+CURRENCY_WEIGHTS = (70, 20, 10)
+CUSTOMER_GROUP = f"{PREFIX}Customers"
 
 OWNERS = ("alice", "bruno", "chen", "dana", "emeka", "farah")
 TERRITORIES = ("Europe", "North America", "Asia Pacific", "Latin America", "Middle East")
@@ -148,10 +158,17 @@ ITEM_FIELDS = (
 )
 
 
-def connect(site: str) -> None:
-	frappe.init(site, sites_path=".")
-	frappe.connect()
-	frappe.set_user("Administrator")
+def deal_currencies(company_currency: str) -> dict[str, float]:
+	"""The deals' currencies and their rates into the company currency: the company's own first (rate 1),
+	then two of USD / EUR / GBP. The rates are also written as Currency Exchange records dated today, so
+	that ERPNext converts with the same rates instead of calling an online service."""
+	value = USD_VALUE.get(company_currency, 1.0)
+	others = [currency for currency in USD_VALUE if currency != company_currency][:2]
+	return {company_currency: 1.0, **{currency: round(USD_VALUE[currency] / value, 6) for currency in others}}
+
+
+def company_currency(company: str) -> str:
+	return frappe.get_cached_value("Company", company, "default_currency")
 
 
 def owner_emails() -> list[str]:
@@ -205,14 +222,15 @@ def committed(statement: str, values=()) -> None:
 # Helper records
 
 
-def ensure_helpers(rng: random.Random, now: datetime) -> dict:
+def ensure_helpers(rng: random.Random, now: datetime, company: str) -> dict:
 	"""Create the helper records that are missing and return what the opportunities draw from."""
+	currencies = deal_currencies(company_currency(company))
 	ensure_users(now)
 	ensure_territories()
 	ensure_opportunity_types()
 	frappe.db.commit()
-	ensure_currency_exchange(now)
-	parties = ensure_parties(rng, now)
+	ensure_currency_exchange(now, currencies)
+	parties = ensure_parties(rng, now, company)
 	items = ensure_items(rng, now)
 	stages = load_stages()
 	sources = frappe.get_all("Lead Source", pluck="name", order_by="name")
@@ -224,6 +242,8 @@ def ensure_helpers(rng: random.Random, now: datetime) -> dict:
 		"sources": sources,
 		"territories": territories,
 		"owners": owner_emails(),
+		"company": company,
+		"currencies": currencies,
 	}
 
 
@@ -250,7 +270,7 @@ def ensure_territories() -> None:
 		if not frappe.db.exists("Territory", name):
 			# Through the document so the nested set (lft / rgt) stays correct.
 			frappe.get_doc(
-				{"doctype": "Territory", "territory_name": name, "parent_territory": "All Territories"}
+				{"doctype": "Territory", "territory_name": name, "parent_territory": get_root_of("Territory")}
 			).insert(ignore_permissions=True)
 
 
@@ -269,14 +289,14 @@ def ensure_opportunity_types() -> None:
 			frappe.get_doc({"doctype": "Opportunity Type", "name": name}).insert(ignore_permissions=True)
 
 
-def ensure_currency_exchange(now: datetime) -> None:
-	company_currency = frappe.get_cached_value("Company", COMPANY, "default_currency")
+def ensure_currency_exchange(now: datetime, currencies: dict[str, float]) -> None:
+	into = next(iter(currencies))  # the company currency
 	rows = []
-	for currency, rate in CURRENCIES.items():
-		name = f"{PREFIX}{currency}-{company_currency}"
-		if currency != company_currency and not frappe.db.exists("Currency Exchange", name):
+	for currency, rate in currencies.items():
+		name = f"{PREFIX}{currency}-{into}"
+		if currency != into and not frappe.db.exists("Currency Exchange", name):
 			rows.append((name, now, now, "Administrator", "Administrator", now.date()))
-			rows[-1] += (currency, company_currency, rate, 1, 1)
+			rows[-1] += (currency, into, rate, 1, 1)
 	fields = ["name", "creation", "modified", "modified_by", "owner", "date"]
 	fields += ["from_currency", "to_currency", "exchange_rate", "for_buying", "for_selling"]
 	if rows:
@@ -291,7 +311,34 @@ def person_name(rng: random.Random) -> str:
 	return f"{rng.choice(PERSON_FIRST)} {rng.choice(PERSON_LAST)}"
 
 
-def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, str]]:
+def customer_group(now: datetime) -> str:
+	"""A leaf Customer Group of the site, else one made for the benchmark (removed with the data)."""
+	group = frappe.db.get_value("Customer Group", {"is_group": 0}, "name", order_by="lft")
+	if group:
+		return group
+	if not frappe.db.exists("Customer Group", CUSTOMER_GROUP):
+		frappe.get_doc(
+			{
+				"doctype": "Customer Group",
+				"customer_group_name": CUSTOMER_GROUP,
+				"parent_customer_group": get_root_of("Customer Group"),
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()
+	return CUSTOMER_GROUP
+
+
+def default_uom() -> str:
+	"""The site's default stock UOM (Stock Settings), else "Nos" where it exists, else the first UOM."""
+	uom = frappe.db.get_single_value("Stock Settings", "stock_uom")
+	if uom and frappe.db.exists("UOM", uom):
+		return uom
+	if frappe.db.exists("UOM", "Nos"):
+		return "Nos"
+	return frappe.db.get_value("UOM", {"enabled": 1}, "name", order_by="name")
+
+
+def ensure_parties(rng: random.Random, now: datetime, company: str) -> list[tuple[str, str, str]]:
 	"""~200 Customers and Leads, bulk-inserted once.
 
 	Returns (opportunity_from, party_name, customer_name) per party.
@@ -306,6 +353,7 @@ def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, st
 		leads[f"{LEAD_PREFIX}{number:03d}"] = (person_name(rng), f"{company_name(rng)} {number:03d}")
 
 	have = set(frappe.get_all("Customer", filters={"name": ("like", f"{CUSTOMER_PREFIX}%")}, pluck="name"))
+	group = customer_group(now)
 	rows = [
 		(
 			name,
@@ -315,7 +363,7 @@ def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, st
 			"Administrator",
 			customer,
 			"Company",
-			"Commercial",
+			group,
 			rng.choice(territories),
 		)
 		for name, customer in customers.items()
@@ -328,12 +376,12 @@ def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, st
 
 	have = set(frappe.get_all("Lead", filters={"name": ("like", f"{LEAD_PREFIX}%")}, pluck="name"))
 	rows = []
-	for name, (person, company) in leads.items():
+	for name, (person, organisation) in leads.items():
 		if name in have:
 			continue
 		first, last = person.split(" ", 1)
-		rows.append((name, now, now, "Administrator", "Administrator", first, last, person, company))
-		rows[-1] += ("Opportunity", COMPANY, rng.choice(territories), person)
+		rows.append((name, now, now, "Administrator", "Administrator", first, last, person, organisation))
+		rows[-1] += ("Opportunity", company, rng.choice(territories), person)
 	fields = ["name", "creation", "modified", "modified_by", "owner", "first_name", "last_name", "lead_name"]
 	fields += ["company_name", "status", "company", "territory", "title"]
 	if rows:
@@ -341,22 +389,25 @@ def ensure_parties(rng: random.Random, now: datetime) -> list[tuple[str, str, st
 
 	# What ERPNext puts in an opportunity's customer_name: the customer's name, or the lead's company.
 	parties = [("Customer", name, customer) for name, customer in customers.items()]
-	parties += [("Lead", name, company) for name, (_person, company) in leads.items()]
+	parties += [("Lead", name, organisation) for name, (_person, organisation) in leads.items()]
 	return parties
 
 
-def ensure_items(rng: random.Random, now: datetime) -> list[tuple[str, str, str, float]]:
-	"""ITEM_COUNT non-stock sales items, bulk-inserted once; returns (code, name, group, list rate)."""
-	group = frappe.db.get_value("Item Group", {"is_group": 0}, "name", order_by="lft") or "All Item Groups"
+def ensure_items(rng: random.Random, now: datetime) -> list[tuple[str, str, str, str, float]]:
+	"""ITEM_COUNT non-stock sales items, bulk-inserted once; returns (code, name, group, uom, list rate)."""
+	group = frappe.db.get_value("Item Group", {"is_group": 0}, "name", order_by="lft") or get_root_of(
+		"Item Group"
+	)
+	uom = default_uom()
 	items = [
-		(f"{ITEM_PREFIX}{number:03d}", f"{ITEM_THEMES[number % len(ITEM_THEMES)]} {number:03d}", group)
+		(f"{ITEM_PREFIX}{number:03d}", f"{ITEM_THEMES[number % len(ITEM_THEMES)]} {number:03d}", group, uom)
 		for number in range(1, ITEM_COUNT + 1)
 	]
 	rates = [round(rng.lognormvariate(7.5, 1.0), -1) or 10.0 for _item in items]
 	have = set(frappe.get_all("Item", filters={"name": ("like", f"{ITEM_PREFIX}%")}, pluck="name"))
 	rows = [
-		(code, now, now, "Administrator", "Administrator", code, name, group, "Nos", 0, 1, 1, name)
-		for code, name, group in items
+		(code, now, now, "Administrator", "Administrator", code, name, group, uom, 0, 1, 1, name)
+		for code, name, group, uom in items
 		if code not in have
 	]
 	fields = ["name", "creation", "modified", "modified_by", "owner", "item_code", "item_name", "item_group"]
@@ -402,7 +453,9 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 		helpers["territories"],
 		helpers["owners"],
 	)
-	currencies, currency_weights = list(CURRENCY_WEIGHTS), list(CURRENCY_WEIGHTS.values())
+	rates = helpers["currencies"]
+	currencies, currency_weights = list(rates), list(CURRENCY_WEIGHTS)
+	company = helpers["company"]
 	past_statuses, past_weights = list(STATUS_WEIGHTS_PAST), list(STATUS_WEIGHTS_PAST.values())
 	future_statuses, future_weights = list(STATUS_WEIGHTS_FUTURE), list(STATUS_WEIGHTS_FUTURE.values())
 	owner_assign = {owner: json.dumps([owner]) for owner in owners}
@@ -429,7 +482,7 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 		)
 		modified = min(now, creation + timedelta(days=rng.randint(0, 90), seconds=rng.randint(0, 3600)))
 		currency = rng.choices(currencies, currency_weights)[0]
-		rate = CURRENCIES[currency]
+		conversion_rate = rates[currency]
 		amount = round(rng.lognormvariate(9.6, 0.9), -1)  # median ~15k, a long tail of large deals
 		opportunity_from, party_name, customer_name = rng.choice(parties)
 		opportunity_type = rng.choices(OPPORTUNITY_TYPES, OPPORTUNITY_TYPE_WEIGHTS)[0]
@@ -438,14 +491,14 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 		lines = []
 		if rng.random() < ITEM_LINE_SHARE:
 			count_lines = rng.choices(ITEM_LINES, ITEM_LINE_WEIGHTS)[0]
-			for idx, (code, item_name, group, list_rate) in enumerate(rng.sample(items, count_lines), 1):
+			for idx, (code, item_name, group, uom, list_rate) in enumerate(rng.sample(items, count_lines), 1):
 				qty = rng.choice((1, 1, 2, 3, 5, 10, 20))
 				# Item rates are in the company currency; the line is in the deal's.
-				rate = round(list_rate / CURRENCIES[currency], 2)
+				rate = round(list_rate / conversion_rate, 2)
 				line_amount = round(qty * rate, 2)
 				base_rate, base_amount = (
-					round(rate * CURRENCIES[currency], 2),
-					round(line_amount * CURRENCIES[currency], 2),
+					round(rate * conversion_rate, 2),
+					round(line_amount * conversion_rate, 2),
 				)
 				meta = (
 					f"{name}-{idx}",
@@ -464,7 +517,7 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 					item_name,
 					group,
 					item_name,
-					"Nos",
+					uom,
 					qty,
 					rate,
 					line_amount,
@@ -500,22 +553,22 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 				transaction_date,
 				rng.choice(territories),
 				currency,
-				rate,
+				conversion_rate,
 				amount,
-				round(amount * rate, 2),
-				COMPANY,
+				round(amount * conversion_rate, 2),
+				company,
 				"en",
 				int(status in OPEN_STATUSES and expected_closing < today),
 				0,
 				total,
-				round(total * rate, 2),
+				round(total * conversion_rate, 2),
 			),
 			lines,
 		)
 
 
-def generate(count: int, seed: int = 42, chunk_size: int = 5000) -> dict:
-	"""Insert `count` opportunities (and missing helpers) and commit. Expects a connected site."""
+def generate(count: int, company: str, seed: int = 42, chunk_size: int = 5000) -> dict:
+	"""Insert `count` opportunities of `company` (and missing helpers) and commit. Expects a connected site."""
 	already = existing_count()
 	if already:
 		sys.exit(
@@ -526,7 +579,7 @@ def generate(count: int, seed: int = 42, chunk_size: int = 5000) -> dict:
 	now = datetime.now().replace(microsecond=0)
 	today = now.date()
 	started = time.perf_counter()
-	helpers = ensure_helpers(rng, now)
+	helpers = ensure_helpers(rng, now, company)
 	frappe.db.commit()
 	helpers_seconds = time.perf_counter() - started
 	started = time.perf_counter()
@@ -576,6 +629,9 @@ def remove() -> dict:
 		# Through the document so the nested set is rebuilt.
 		frappe.delete_doc("Territory", name, ignore_permissions=True, force=True)
 	removed["Territory"] = len(territories)
+	if frappe.db.exists("Customer Group", CUSTOMER_GROUP):
+		frappe.delete_doc("Customer Group", CUSTOMER_GROUP, ignore_permissions=True, force=True)
+		removed["Customer Group"] = 1
 	frappe.db.commit()
 	return {"removed": removed, "seconds": time.perf_counter() - started}
 
@@ -598,7 +654,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 	parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 	parser.add_argument("--count", type=int, default=100_000, help="opportunities to insert (default 100000)")
 	parser.add_argument("--remove", action="store_true", help="delete everything this script generated")
-	parser.add_argument("--site", default=SITE)
+	site_options.add_arguments(parser)
 	parser.add_argument("--seed", type=int, default=42)
 	parser.add_argument("--chunk-size", type=int, default=5000, help="rows per INSERT statement")
 	return parser.parse_args(argv)
@@ -606,7 +662,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
 	args = parse_args(argv)
-	connect(args.site)
+	site_options.connect(args)
 	try:
 		if args.remove:
 			result = remove()
@@ -616,7 +672,11 @@ def main(argv=None) -> None:
 				f"generated opportunities left: {existing_count()}"
 			)
 		else:
-			result = generate(args.count, seed=args.seed, chunk_size=args.chunk_size)
+			result = generate(args.count, args.company, seed=args.seed, chunk_size=args.chunk_size)
+			currencies = ", ".join(
+				f"{code} {rate:g}" for code, rate in deal_currencies(company_currency(args.company)).items()
+			)
+			print(f"site {args.site}, company {args.company}; deal currencies and rates: {currencies}")
 			print(
 				f"inserted {result['inserted']} opportunities with {result['item_lines']} item lines in "
 				f"{result['seconds']:.2f} s ({result['inserted'] / result['seconds']:.0f} opportunities/s; "
