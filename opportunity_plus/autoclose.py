@@ -298,12 +298,14 @@ def close(decisions: list[rules.Decision], policy: rules.Policy, today) -> list[
 	reason = _no_response_reason()
 	frappe.db.sql(
 		"""update `tabOpportunity` set status = 'Closed', modified = %(now)s, modified_by = %(user)s,
-		op_autoclose_warned_on = null, op_is_overdue = 0, op_effective_forecast_category = %(category)s
+		op_autoclose_warned_on = null, op_is_overdue = 0, op_effective_forecast_category = %(category)s,
+		op_closed_on = %(today)s
 		where name in %(names)s""",
 		{
 			"now": moment,
 			"user": JOB_USER,
 			"names": names,
+			"today": moment.date(),
 			# a closed deal's category in force, whatever its override or stage (core.categories)
 			"category": category_rules.effective_category(
 				status="Closed", override=None, stage_category=None

@@ -15,13 +15,15 @@ from dataclasses import asdict
 
 import frappe
 from frappe import _
+from frappe.utils import getdate
 
-from opportunity_plus import planning
+from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import _where
 from opportunity_plus.api.winloss import _closed_deals
 from opportunity_plus.core import categories as rules
 from opportunity_plus.core import targets as periods_rules
 from opportunity_plus.core.stages import CLOSED_STATUSES
+from opportunity_plus.core.targets import period_key_of
 
 GROUPINGS = ("owner", "sales_person", "territory")
 TREE_OF = {"sales_person": planning.SALES_PERSON, "territory": planning.TERRITORY}
@@ -107,41 +109,46 @@ def build_category_forecast(company, period, group_by, periods) -> dict:
 
 
 def _buckets(company, window) -> list:
-	"""Permitted deals summed per (owner, territory, category, period), the period computed in SQL."""
+	"""Permitted deals summed per (owner, territory, category, period): open deals by their expected
+	closing month (from the pipeline summary where it can answer), closed ones by their closing date."""
+	periods = list(window)
+	buckets = []
+	for row in summary.open_pipeline(
+		company, periods[0].start, periods[-1].end, group_by=("owner", "territory", "category", "close_month")
+	):
+		buckets.append(
+			frappe._dict(
+				owner=row.owner,
+				territory=row.territory,
+				category=row.category,
+				period=period_key_of(getdate(row.close_month), periods) if row.close_month else None,
+				deal_count=row.deal_count,
+				base_amount=row.base_amount,
+			)
+		)
 	where, values = _where(company, None, None, {})
 	values.update(
-		closed_statuses=tuple(sorted(CLOSED_STATUSES)),
-		from_date=window[0].start,
-		to_date=window[-1].end,
+		closed_statuses=tuple(sorted(CLOSED_STATUSES)), from_date=periods[0].start, to_date=periods[-1].end
 	)
 	cases = []
-	for index, item in enumerate(window):
+	for index, item in enumerate(periods):
 		values.update({f"period_{index}": item.key, f"start_{index}": item.start, f"end_{index}": item.end})
 		cases.append(
-			f"when deal.`period_date` between %(start_{index})s and %(end_{index})s then %(period_{index})s"
+			f"when deal.`closed_on` between %(start_{index})s and %(end_{index})s then %(period_{index})s"
 		)
-	columns = (
-		"`tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,"
-		" `tabOpportunity`.`op_effective_forecast_category` as category,"
-	)
-	return frappe.db.sql(
+	for row in frappe.db.sql(
 		f"""
-		select deal.`owner`, deal.`territory`, deal.`category`, case {" ".join(cases)} end as period,
+		select deal.`owner`, deal.`territory`, deal.`status`, case {" ".join(cases)} end as period,
 			count(*) as deal_count, sum(deal.`base_amount`) as base_amount
-		from (
-			select closed.`owner`, closed.`territory`, closed.`category`, closed.`closed_on` as period_date,
-				closed.`base_amount`
-			from ({_closed_deals(where, columns)}) closed
-			union all
-			select {columns} `tabOpportunity`.`expected_closing` as period_date,
-				`tabOpportunity`.`base_opportunity_amount` as base_amount
-			from `tabOpportunity`
-			where {where} and `tabOpportunity`.`status` not in %(closed_statuses)s
-		) deal
-		where deal.`period_date` between %(from_date)s and %(to_date)s
-		group by deal.`owner`, deal.`territory`, deal.`category`, period
+		from ({_closed_deals(where, "`tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,")}) deal
+		where deal.`closed_on` between %(from_date)s and %(to_date)s
+		group by deal.`owner`, deal.`territory`, deal.`status`, period
 		order by null
 		""",
 		values,
 		as_dict=True,
-	)
+	):
+		# A closed deal's category is its status's, whatever its override or stage (core.categories).
+		row.category = rules.effective_category(status=row.status, override=None, stage_category=None)
+		buckets.append(row)
+	return buckets

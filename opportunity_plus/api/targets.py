@@ -14,7 +14,7 @@ from dataclasses import asdict
 import frappe
 from frappe import _
 
-from opportunity_plus import planning
+from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import _where
 from opportunity_plus.api.winloss import _closed_deals
 from opportunity_plus.core import targets as rules
@@ -135,6 +135,25 @@ def _lines(item_groups, opportunity: str) -> str:
 		) line on line.`parent` = {opportunity}"""
 
 
+def _pipeline_of_lines(where: str, values: dict, item_groups) -> list:
+	"""The open pipeline of the period counting only the lines of the item groups' items."""
+	return frappe.db.sql(
+		f"""
+		select `tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,
+			count(*) as deal_count, sum(line.`base_amount`) as amount,
+			sum(line.`base_amount` * `tabOpportunity`.`probability` / 100) as weighted_amount
+		from `tabOpportunity`
+		{_lines(item_groups, "`tabOpportunity`.`name`")}
+		where {where} and `tabOpportunity`.`status` in %(open_statuses)s
+			and `tabOpportunity`.`expected_closing` between %(from_date)s and %(to_date)s
+		group by owner, `tabOpportunity`.`territory`
+		order by null
+		""",
+		values,
+		as_dict=True,
+	)
+
+
 def _deal_sums(company, period, item_groups) -> list[dict]:
 	"""Won and open figures per (owner, territory) of the permitted deals of the period."""
 	where, values = _where(company, None, None, {})
@@ -158,22 +177,23 @@ def _deal_sums(company, period, item_groups) -> list[dict]:
 		values,
 		as_dict=True,
 	)
-	open_amount = "line.`base_amount`" if item_groups else "`tabOpportunity`.`base_opportunity_amount`"
-	pipeline = frappe.db.sql(
-		f"""
-		select `tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,
-			count(*) as deal_count, sum({open_amount}) as amount,
-			sum({open_amount} * `tabOpportunity`.`probability` / 100) as weighted_amount
-		from `tabOpportunity`
-		{_lines(item_groups, "`tabOpportunity`.`name`")}
-		where {where} and `tabOpportunity`.`status` in %(open_statuses)s
-			and `tabOpportunity`.`expected_closing` between %(from_date)s and %(to_date)s
-		group by owner, `tabOpportunity`.`territory`
-		order by null
-		""",
-		values,
-		as_dict=True,
-	)
+	if item_groups:
+		pipeline = _pipeline_of_lines(where, values, item_groups)
+	else:
+		# the open pipeline from the pipeline summary where it can answer (whole months, a restriction it
+		# can state), else from the opportunities
+		pipeline = [
+			frappe._dict(
+				owner=row.owner,
+				territory=row.territory,
+				deal_count=row.deal_count,
+				amount=row.base_amount,
+				weighted_amount=row.weighted_amount,
+			)
+			for row in summary.open_pipeline(
+				company, period.start, period.end, group_by=("owner", "territory")
+			)
+		]
 	sums: dict[tuple, dict] = {}
 
 	def entry(row) -> dict:

@@ -5,8 +5,10 @@ and shares apply, exactly as in the forecast) whose closing date falls in the wi
 them by month and lost reason, by competitor and by dimension and status; core.winloss turns the sums
 into rows. Amounts are in the company's currency (ERPNext's base amounts).
 
-The closing date of a deal: the day it was declared lost (`op_lost_on`) for a Lost deal; else the last
-time the deal history recorded its status changing to the current one; else its last modification.
+The closing date of a deal is its Closed On (`op_closed_on`): the day its status last became Converted,
+Lost or Closed, kept by the app on every channel (events.opportunity, auto-close); opportunities closed
+before the app knew them were given the day they were declared lost (`op_lost_on`), else the last time the
+deal history recorded the status, else their last modification (setup.install.backfill_closed_on).
 """
 
 from dataclasses import asdict
@@ -28,6 +30,13 @@ from opportunity_plus.core.winloss import (
 	win_rates,
 )
 
+# The covering index that holds each dimension (install.FORECAST_INDEXES).
+OUTCOME_INDEX = {
+	"source": "op_closed_source_index",
+	"opportunity_type": "op_closed_source_index",
+	"owner": "op_closed_index",
+	"territory": "op_closed_index",
+}
 # The closed statuses core.forecast.outcome counts as lost.
 LOST_STATUSES = ("Lost", "Closed")
 # The tag tables of a lost deal: child doctype and the field holding the tag.
@@ -112,26 +121,20 @@ def _window(from_date: date | None, to_date: date | None) -> str:
 	return " and ".join(conditions)
 
 
-def _closed_deals(where: str, extra_columns: str = "") -> str:
-	"""A derived table of the permitted closed deals with their closing date (see the module docstring).
+def _closed_deals(where: str, extra_columns: str = "", index: str | None = "op_closed_index") -> str:
+	"""A derived table of the permitted closed deals with their closing date (`op_closed_on`, see the
+	module docstring); MariaDB merges it into the outer query, so a window on the closing date reads a
+	range of `op_closed_index`.
 
-	`tabOpportunity` is not aliased because the match conditions name it.
+	`tabOpportunity` is not aliased because the match conditions name it. `index` names the covering index
+	to read (MariaDB otherwise picks the first that starts with the company, and reads table rows).
 	"""
+	hint = f"force index (`{index}`)" if index else ""
 	return f"""
 		select `tabOpportunity`.`name`, `tabOpportunity`.`status`,
 			`tabOpportunity`.`base_opportunity_amount` as base_amount, {extra_columns}
-			date(coalesce(
-				if(`tabOpportunity`.`status` = 'Lost', `tabOpportunity`.`op_lost_on`, null),
-				(
-					select max(history.`changed_on`)
-					from `tabOpportunity History` history
-					where history.`opportunity` = `tabOpportunity`.`name`
-						and history.`changed_field` = 'status'
-						and history.`to_value` = `tabOpportunity`.`status`
-				),
-				`tabOpportunity`.`modified`
-			)) as closed_on
-		from `tabOpportunity`
+			`tabOpportunity`.`op_closed_on` as closed_on
+		from `tabOpportunity` {hint}
 		where {where} and `tabOpportunity`.`status` in %(closed_statuses)s
 	"""
 
@@ -140,7 +143,7 @@ def _outcome_buckets(company: str, dimension: str, where: str, window: str, valu
 	rows = frappe.db.sql(
 		f"""
 		select deal.`group_value`, deal.`status`, count(*) as deal_count, sum(deal.`base_amount`) as base_amount
-		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension]} as group_value,")}) deal
+		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension]} as group_value,", OUTCOME_INDEX[dimension])}) deal
 		where {window}
 		group by deal.`group_value`, deal.`status`
 		order by null

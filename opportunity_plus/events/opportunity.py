@@ -30,6 +30,7 @@ def validate(doc, method=None) -> None:
 	stages = get_stages()
 	before = doc.get_doc_before_save()
 	_check_lost(doc, before, settings)
+	_stamp_closed_on(doc, before)
 	_keep_stage_and_status_in_step(doc, before, stages)
 	_apply_stage_probability(doc, before, stages, settings)
 	_check_close_date(doc, stages, settings)
@@ -115,6 +116,15 @@ def _guard_deletion(doc) -> None:
 		frappe.PermissionError,
 		title=_("Not Deleted"),
 	)
+
+
+def _stamp_closed_on(doc, before) -> None:
+	"""Closed On: the day the status became Converted, Lost or Closed (kept through a save that leaves a
+	closed status as it was); none while open."""
+	if doc.status not in stage_rules.CLOSED_STATUSES:
+		doc.op_closed_on = None
+	elif before is None or before.status != doc.status or not doc.op_closed_on:
+		doc.op_closed_on = today()
 
 
 def _check_lost(doc, before, settings) -> None:
@@ -302,6 +312,9 @@ def _follow_status_set_outside_save(doc) -> None:
 	old_status = baseline.get("status")
 	if doc.status == old_status:
 		return
+	closed_on = today() if doc.status in stage_rules.CLOSED_STATUSES else None
+	if str(doc.get("op_closed_on") or "") != str(closed_on or ""):
+		doc.db_set("op_closed_on", closed_on, update_modified=False)
 	stages = get_stages()
 	action = stage_rules.reconcile_stage(
 		old_status=old_status,

@@ -61,6 +61,16 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 			"depends_on": "eval:doc.status=='Lost'",
 		},
 		{
+			"fieldname": "op_closed_on",
+			"label": "Closed On",
+			"fieldtype": "Date",
+			"insert_after": "op_lost_on",
+			"read_only": 1,
+			"no_copy": 1,
+			"depends_on": "eval:['Converted','Lost','Closed'].includes(doc.status)",
+			"description": "The day it was won, lost or closed: when its status last became Converted, Lost or Closed.",
+		},
+		{
 			"fieldname": "op_autoclose_warned_on",
 			"label": "Auto-Close Warning Sent On",
 			"fieldtype": "Date",

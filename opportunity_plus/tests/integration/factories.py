@@ -233,3 +233,15 @@ def no_commit():
 	test's transaction, so that it is rolled back."""
 	with patch.object(frappe.db, "commit", lambda *args, **kwargs: None):
 		yield
+
+
+def legacy_closing_dates(territories: list[str]) -> None:
+	"""Forget the Closed On of the territories' deals and derive it again, as a migrate does for deals
+	closed before the app kept it (from the deal history, Lost On, or the last modification)."""
+	from opportunity_plus.setup import install
+
+	frappe.db.sql(
+		"update `tabOpportunity` set op_closed_on = null where territory in %(territories)s",
+		{"territories": territories},
+	)
+	install.backfill_closed_on()

@@ -18,7 +18,16 @@ def has_index(name: str) -> bool:
 
 class TestForecastIndexes(FrappeTestCase):
 	def test_installed_site_has_each_declared_index_with_its_columns(self):
-		self.assertEqual(set(install.FORECAST_INDEXES), {"op_forecast_index", "op_forecast_territory_index"})
+		self.assertEqual(
+			set(install.FORECAST_INDEXES),
+			{
+				"op_forecast_index",
+				"op_forecast_territory_index",
+				"op_creation_index",
+				"op_closed_index",
+				"op_closed_source_index",
+			},
+		)
 		for name, columns in install.FORECAST_INDEXES.items():
 			self.assertEqual(install.index_columns(name), list(columns), name)
 

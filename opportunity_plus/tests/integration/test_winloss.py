@@ -3,6 +3,7 @@
 import frappe
 from frappe.desk.query_report import run
 from frappe.tests.utils import FrappeTestCase
+from frappe.utils import getdate, nowdate
 
 from opportunity_plus.api.winloss import get_win_loss
 from opportunity_plus.tests.integration import factories
@@ -94,6 +95,9 @@ class WinLossFixture(FrappeTestCase):
 		)
 		self.w3 = self.won(5000, "2026-03-01 00:00:01", source=WEB)
 		self.o1 = self.deal(9000, source=WEB)
+		# The closing dates above are written as an older site has them (history, Lost On, modified):
+		# Closed On is derived by the install/migrate backfill, by the rule the app read them with before.
+		factories.legacy_closing_dates([self.territory])
 
 	def deal(self, amount, **values):
 		return factories.opportunity(territory=self.territory, opportunity_amount=amount, **values)
@@ -309,6 +313,7 @@ class TestWinLossPermissions(WinLossFixture):
 		other = factories.opportunity(territory=self.other_territory, opportunity_amount=999_999, source=WEB)
 		other.declare_enquiry_lost([{"lost_reason": PRICE}], [{"competitor": RIVAL_A}])
 		frappe.db.set_value("Opportunity", other.name, "op_lost_on", "2026-01-15", update_modified=False)
+		factories.legacy_closing_dates([self.other_territory])
 
 	def test_sales_user_restricted_to_a_territory_sees_only_its_deals(self):
 		everyone = {r["key"]: r for r in win_loss(dimension="territory")["win_rate"]["rows"]}
@@ -337,3 +342,27 @@ class TestWinLossPermissions(WinLossFixture):
 	def test_user_without_opportunity_access_is_refused(self):
 		frappe.set_user(factories.sales_user(roles=("Accounts User",)))
 		self.assertRaises(frappe.PermissionError, get_win_loss, company=factories.company())
+
+
+class TestClosedOn(FrappeTestCase):
+	"""Closed On is kept on every channel: a save, ERPNext's db_set status updates, reopening."""
+
+	def test_set_when_closed_kept_while_closed_and_cleared_when_reopened(self):
+		today = getdate(nowdate())
+		doc = factories.opportunity(opportunity_amount=10)
+		self.assertIsNone(doc.op_closed_on)
+		doc.set_status(update=True, status="Converted")  # ERPNext's db_set, as a sales order does
+		self.assertEqual(getdate(frappe.db.get_value("Opportunity", doc.name, "op_closed_on")), today)
+		lost = factories.opportunity(opportunity_amount=10)
+		lost.declare_enquiry_lost([{"lost_reason": lost_reason(PRICE)}], [])
+		self.assertEqual(getdate(frappe.db.get_value("Opportunity", lost.name, "op_closed_on")), today)
+		# an earlier closing date stays while the deal stays closed
+		frappe.db.set_value("Opportunity", lost.name, "op_closed_on", "2026-01-02", update_modified=False)
+		lost.reload()
+		lost.description = "still lost"
+		lost.save()
+		self.assertEqual(str(frappe.db.get_value("Opportunity", lost.name, "op_closed_on")), "2026-01-02")
+		lost.reload()
+		lost.status = "Open"
+		lost.save()
+		self.assertIsNone(frappe.db.get_value("Opportunity", lost.name, "op_closed_on"))
