@@ -474,7 +474,11 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 		else:
 			stage, probability = rng.choices(stages["open"], stages["open_weights"])[0]
 
-		transaction_date = min(today, expected_closing - timedelta(days=rng.randint(14, 240)))
+		transaction_date = expected_closing - timedelta(days=rng.randint(14, 240))
+		if transaction_date > today:
+			# a deal that closes far ahead was opened in the last months, not all of them today: the
+			# pipeline's movement over a week then reads a week's worth of new deals
+			transaction_date = today - timedelta(days=rng.randint(0, 180))
 		creation = min(
 			now,
 			datetime.combine(transaction_date, datetime.min.time())

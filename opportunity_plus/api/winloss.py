@@ -59,7 +59,12 @@ def get_win_loss(
 	return build_win_loss(company, from_date, to_date, dimension)
 
 
-def build_win_loss(company, from_date, to_date, dimension) -> dict:
+PARTS = ("lost_reasons", "competitors", "win_rate")
+
+
+def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
+	"""The analysis; `parts` limits it to what a caller shows (the report shows one view and the totals):
+	a part not asked for is None, the win-rate total is always there."""
 	company = company or default_company()
 	if not company:
 		frappe.throw(
@@ -90,15 +95,25 @@ def build_win_loss(company, from_date, to_date, dimension) -> dict:
 	)
 	window = _window(from_date, to_date)
 
-	rates = win_rates(_outcome_buckets(company, dimension, where, window, values), dimension)
+	# by the dimension when the win rates are shown, else by status only (for the totals)
+	by = dimension if "win_rate" in parts else None
+	rates = win_rates(_outcome_buckets(company, by, where, window, values), dimension)
 	total = win_rate_total(rates)
-	trend = lost_reasons_by_month(
-		_loss_buckets("lost_reasons", where, window, values, by_month=True),
-		first_month=from_date,
-		last_month=to_date,
+	trend = (
+		lost_reasons_by_month(
+			_loss_buckets("lost_reasons", where, window, values, by_month=True),
+			first_month=from_date,
+			last_month=to_date,
+		)
+		if "lost_reasons" in parts
+		else None
 	)
-	competitors = lost_by_competitor(
-		_loss_buckets("competitors", where, window, values, by_month=False), lost_deals=total.lost_count
+	competitors = (
+		lost_by_competitor(
+			_loss_buckets("competitors", where, window, values, by_month=False), lost_deals=total.lost_count
+		)
+		if "competitors" in parts
+		else None
 	)
 	return {
 		"company": company,
@@ -106,9 +121,9 @@ def build_win_loss(company, from_date, to_date, dimension) -> dict:
 		"from_date": str(from_date) if from_date else None,
 		"to_date": str(to_date) if to_date else None,
 		"dimension": dimension,
-		"lost_reasons": asdict(trend),
-		"competitors": [asdict(row) for row in competitors],
-		"win_rate": {"rows": [asdict(row) for row in rates], "total": asdict(total)},
+		"lost_reasons": asdict(trend) if trend is not None else None,
+		"competitors": [asdict(row) for row in competitors] if competitors is not None else None,
+		"win_rate": {"rows": [asdict(row) for row in rates] if by else None, "total": asdict(total)},
 	}
 
 
@@ -139,11 +154,13 @@ def _closed_deals(where: str, extra_columns: str = "", index: str | None = "op_c
 	"""
 
 
-def _outcome_buckets(company: str, dimension: str, where: str, window: str, values: dict) -> list[Bucket]:
+def _outcome_buckets(
+	company: str, dimension: str | None, where: str, window: str, values: dict
+) -> list[Bucket]:
 	rows = frappe.db.sql(
 		f"""
 		select deal.`group_value`, deal.`status`, count(*) as deal_count, sum(deal.`base_amount`) as base_amount
-		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension]} as group_value,", OUTCOME_INDEX[dimension])}) deal
+		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension] if dimension else 'null'} as group_value,", OUTCOME_INDEX.get(dimension, "op_closed_index"))}) deal
 		where {window}
 		group by deal.`group_value`, deal.`status`
 		order by null

@@ -19,8 +19,9 @@ def execute(filters: dict | None = None):
 	view = filters.view or "lost_reasons"
 	if view not in VIEWS:
 		frappe.throw(_("Unknown view {0}. Choose one of: {1}.").format(echo(view), ", ".join(VIEWS)))
+	# only the view shown (and the totals of its summary) is computed
 	result = build_win_loss(
-		filters.company, filters.from_date, filters.to_date, filters.dimension or "source"
+		filters.company, filters.from_date, filters.to_date, filters.dimension or "source", parts=(view,)
 	)
 	currency = result["currency"]
 	if view == "lost_reasons":
