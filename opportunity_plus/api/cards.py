@@ -7,7 +7,8 @@ user's default company.
 from decimal import ROUND_HALF_UP, Decimal
 
 import frappe
-from frappe.utils import add_months, get_first_day, get_last_day, nowdate
+from frappe import _
+from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
 
 from opportunity_plus.api.forecast import build_forecast, current_quarter, open_pipeline_rows
 from opportunity_plus.api.utils import chart_company
@@ -76,3 +77,35 @@ def win_rate(filters: dict | str | None = None) -> dict:
 		["query-report", "Pipeline Forecast"],
 		{"from_date": str(first), "to_date": str(last)},
 	)
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def target_attainment(filters: dict | str | None = None) -> dict:
+	"""Won / target of the company this quarter (ERPNext's Sales Person or Territory targets). "No target"
+	where none is set, or where the caller may not read the company's target (a territory-limited rep)."""
+	total = _quarter_attainment(filters)
+	if total["attainment"] is None:
+		return _card(_("No target"), "Data", ["sales-forecast"])
+	return _card(round(total["attainment"] * 100, 1), "Percent", ["sales-forecast"])
+
+
+@frappe.whitelist()
+@frappe.read_only()
+def pipeline_coverage(filters: dict | str | None = None) -> dict:
+	"""This quarter's open pipeline over what is still missing to its target (× the gap); "Target met"
+	once the target is reached, "No target" where none can be shown."""
+	total = _quarter_attainment(filters)
+	if total["target_met"]:
+		return _card(_("Target met"), "Data", ["sales-forecast"])
+	if total["coverage"] is None:
+		return _card(_("No target"), "Data", ["sales-forecast"])
+	return {**_card(round(total["coverage"], 2), "Float", ["sales-forecast"]), "precision": 2}
+
+
+def _quarter_attainment(filters) -> dict:
+	from opportunity_plus.api.targets import build_attainment
+
+	today = getdate(nowdate())
+	quarter = f"{today.year:04d}-Q{(today.month - 1) // 3 + 1}"
+	return build_attainment(chart_company(filters), quarter, "territory", None)["total"]

@@ -622,6 +622,14 @@ READERS = {
 	"Opportunity History list": (read_history_list, expect_history_list),
 	"opportunity_plus.api.movement.get_movement": (read_movement, expect_open_this_quarter),
 	"opportunity_plus.api.movement.get_forecast_as_of": (read_as_of, expect_open_this_quarter),
+	"opportunity_plus.api.cards.target_attainment": (
+		read_stages("opportunity_plus.api.cards.target_attainment"),
+		expect_opportunity_reader,
+	),
+	"opportunity_plus.api.cards.pipeline_coverage": (
+		read_stages("opportunity_plus.api.cards.pipeline_coverage"),
+		expect_opportunity_reader,
+	),
 	"opportunity_plus.api.sales_forecast.get_periods": (
 		read_stages("opportunity_plus.api.sales_forecast.get_periods"),
 		expect_opportunity_reader,

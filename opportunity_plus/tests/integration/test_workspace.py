@@ -12,7 +12,10 @@ CARD_METHODS = {
 	"Weighted Pipeline": cards.weighted_pipeline,
 	"Won This Quarter": cards.won_this_quarter,
 	"Win Rate": cards.win_rate,
+	"Target Attainment": cards.target_attainment,
+	"Pipeline Coverage": cards.pipeline_coverage,
 }
+PIPELINE_CARDS = ("Open Pipeline", "Weighted Pipeline", "Won This Quarter", "Win Rate")
 
 
 class TestWorkspace(FrappeTestCase):
@@ -38,7 +41,24 @@ class TestNumberCards(ForecastFixture):
 		frappe.set_user(user)
 		self.assertEqual(cards.open_pipeline()["value"], 1600.0)
 		self.assertEqual(cards.weighted_pipeline()["value"], 1080.0)
-		for method in CARD_METHODS.values():
-			result = method()
+		for name in PIPELINE_CARDS:
+			result = CARD_METHODS[name]()
 			self.assertIn(result["fieldtype"], ("Currency", "Percent"))
 			self.assertEqual(result["route"], ["query-report", "Pipeline Forecast"])
+		# the planning cards show the quarter's company figures as the Sales Forecast computes them for this
+		# user, or say why there is none
+		from opportunity_plus.api.cards import _quarter_attainment
+
+		total = _quarter_attainment(None)
+		attainment, coverage = cards.target_attainment(), cards.pipeline_coverage()
+		if total["attainment"] is None:
+			self.assertEqual((attainment["fieldtype"], attainment["value"]), ("Data", "No target"))
+		else:
+			self.assertEqual(attainment["value"], round(total["attainment"] * 100, 1))
+		if total["target_met"]:
+			self.assertEqual(coverage["value"], "Target met")
+		elif total["coverage"] is None:
+			self.assertEqual(coverage["value"], "No target")
+		else:
+			self.assertEqual(coverage["value"], round(total["coverage"], 2))
+		self.assertEqual({attainment["route"][0], coverage["route"][0]}, {"sales-forecast"})
