@@ -93,7 +93,7 @@ def target_attainment(filters: dict | str | None = None) -> dict:
 @frappe.whitelist()
 @frappe.read_only()
 def pipeline_coverage(filters: dict | str | None = None) -> dict:
-	"""This quarter's open pipeline over what is still missing to its target (× the gap); "Target met"
+	"""This quarter's open pipeline over what is still missing to its target (a multiple of the gap); "Target met"
 	once the target is reached, "No target" where none can be shown."""
 	total = _quarter_attainment(filters)
 	if total["target_met"]:
