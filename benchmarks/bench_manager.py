@@ -75,7 +75,7 @@ def truth(company: str, where: str = "1=1", values: dict | None = None, territor
 		conditions.append("territory = %(territory)s")
 	row = frappe.db.sql(
 		f"""select count(*) n, ifnull(sum(base_opportunity_amount), 0) amount,
-			ifnull(sum(base_opportunity_amount * probability / 100), 0) weighted
+			ifnull(sum(round(base_opportunity_amount * probability / 100, 9)), 0) weighted
 		from `tabOpportunity` where {" and ".join(conditions)}""",
 		{"company": company, "territory": territory, **(values or {})},
 		as_dict=True,
@@ -86,7 +86,7 @@ def truth(company: str, where: str = "1=1", values: dict | None = None, territor
 def open_by_stage_in_cents(company: str, territory: str | None) -> dict:
 	"""The open pipeline (open status, stage not of a won or lost kind) rounded to cents per stage."""
 	rows = frappe.db.sql(
-		f"""select sum(o.base_opportunity_amount) amount, sum(o.base_opportunity_amount * o.probability / 100) weighted
+		f"""select sum(o.base_opportunity_amount) amount, sum(round(o.base_opportunity_amount * o.probability / 100, 9)) weighted
 		from `tabOpportunity` o left join `tabSales Stage` s on s.name = o.sales_stage
 		where o.company = %(company)s and o.status in ('Open', 'Replied', 'Quotation')
 			and ifnull(s.op_stage_kind, 'Open') not in ('Won', 'Lost')

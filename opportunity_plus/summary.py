@@ -510,7 +510,9 @@ def open_pipeline(
 			"`tabOpportunity`.`expected_closing`",
 		)
 		count, base = "count(*)", "sum(`tabOpportunity`.`base_opportunity_amount`)"
-		weighted = "sum(`tabOpportunity`.`base_opportunity_amount` * `tabOpportunity`.`probability` / 100)"
+		weighted = (
+			"sum(round(`tabOpportunity`.`base_opportunity_amount` * `tabOpportunity`.`probability` / 100, 9))"
+		)
 		restriction = scope.condition
 		if period_end:
 			values["period_end"] = period_end

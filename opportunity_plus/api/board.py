@@ -215,7 +215,7 @@ def _totals_by_stage(conditions: list, or_conditions: list | None) -> dict[str |
 			"sales_stage",
 			"count(name) as deal_count",
 			"sum(base_opportunity_amount) as amount",
-			"sum(base_opportunity_amount * probability / 100) as weighted_amount",
+			"sum(round(base_opportunity_amount * probability / 100, 9)) as weighted_amount",
 		],
 		group_by="sales_stage",
 		order_by="sales_stage asc",

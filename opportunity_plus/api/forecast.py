@@ -151,7 +151,10 @@ def _where(company, from_date, to_date, filters) -> tuple[str, dict]:
 
 
 def _scan_rows(group_by, where, values) -> list:
-	"""One GROUP BY over the permitted opportunities: by group value, close month, status and stage."""
+	"""One GROUP BY over the permitted opportunities: by group value, close month, status and stage.
+
+	A deal's weighted amount is kept, like every amount, to 9 decimal places (as the pipeline summary
+	keeps it), so that both give exactly the same figures."""
 	group_column = (
 		GROUP_COLUMNS[group_by] if group_by not in ("stage", "close_month", "close_quarter") else "null"
 	)
@@ -159,7 +162,7 @@ def _scan_rows(group_by, where, values) -> list:
 		f"""
 		select {group_column} as group_value, last_day(`expected_closing`) as month_end, `status`,
 			`sales_stage`, count(*) as deal_count, sum(`base_opportunity_amount`) as base_amount,
-			sum(`base_opportunity_amount` * `probability` / 100) as weighted_amount
+			sum(round(`base_opportunity_amount` * `probability` / 100, 9)) as weighted_amount
 		from `tabOpportunity`
 		where {where}
 		group by group_value, month_end, `status`, `sales_stage`

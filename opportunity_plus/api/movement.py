@@ -307,7 +307,7 @@ def _grouped(where: str, values: dict, group_by: str) -> dict:
 	rows = frappe.db.sql(
 		f"""select nullif({GROUP_COLUMNS[group_by]}, '') as grp, count(*) as deals,
 			ifnull(sum(`base_opportunity_amount`), 0) as amount,
-			ifnull(sum(`base_opportunity_amount` * `probability` / 100), 0) as weighted
+			ifnull(sum(round(`base_opportunity_amount` * `probability` / 100, 9)), 0) as weighted
 		from `tabOpportunity` where {where} group by grp""",
 		values,
 		as_dict=True,

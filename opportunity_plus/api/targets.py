@@ -141,7 +141,7 @@ def _pipeline_of_lines(where: str, values: dict, item_groups) -> list:
 		f"""
 		select `tabOpportunity`.`opportunity_owner` as owner, `tabOpportunity`.`territory`,
 			count(*) as deal_count, sum(line.`base_amount`) as amount,
-			sum(line.`base_amount` * `tabOpportunity`.`probability` / 100) as weighted_amount
+			sum(round(line.`base_amount` * `tabOpportunity`.`probability` / 100, 9)) as weighted_amount
 		from `tabOpportunity`
 		{_lines(item_groups, "`tabOpportunity`.`name`")}
 		where {where} and `tabOpportunity`.`status` in %(open_statuses)s

@@ -15,6 +15,8 @@ REPORTS = (
 	"Win Loss Analysis",
 	"My Follow-ups",
 	"Minutes to First Response for Opportunity",
+	"Forecast by Category",
+	"Sales Target Attainment",
 )
 WORKSPACE_CARDS = (
 	"Open Pipeline",
