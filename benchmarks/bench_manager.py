@@ -97,7 +97,7 @@ def open_by_stage_in_cents(company: str, territory: str | None) -> dict:
 	)
 	cents = Decimal("0.01")
 	return {
-		field: float(sum(Decimal(str(row[field] or 0)).quantize(cents, ROUND_HALF_UP) for row in rows))
+		field: sum((Decimal(str(row[field] or 0)).quantize(cents, ROUND_HALF_UP) for row in rows), Decimal(0))
 		for field in ("amount", "weighted")
 	}
 
@@ -261,7 +261,12 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 	if name in ("card: Open Pipeline", "card: Weighted Pipeline"):
 		# as the forecast's total row: each stage rounded to cents, then added
 		field = "amount" if name == "card: Open Pipeline" else "weighted"
-		return verdict(flt(result, 2), open_by_stage_in_cents(company, territory)[field])
+		# compared as decimals: at the generated data's size a float no longer holds the cents
+		cents = Decimal("0.01")
+		return verdict(
+			Decimal(str(result)).quantize(cents),
+			open_by_stage_in_cents(company, territory)[field].quantize(cents),
+		)
 	if name == "Win Loss Analysis (default filters)":
 		closed = truth(
 			company,
