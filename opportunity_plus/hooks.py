@@ -64,7 +64,11 @@ doc_events = {
 	# A disabled user's open opportunities go back to the assignment rules.
 	"User": {
 		"on_update": "opportunity_plus.events.user.on_update",
+		"after_rename": "opportunity_plus.summary.after_rename",
 	},
+	# The pipeline summary keeps these names: a rename (or merge) moves its rows with the opportunities'.
+	"Company": {"after_rename": "opportunity_plus.summary.after_rename"},
+	"Territory": {"after_rename": "opportunity_plus.summary.after_rename"},
 	"Sales Stage": {
 		"validate": [
 			"opportunity_plus.events.sales_stage.validate",
@@ -76,7 +80,10 @@ doc_events = {
 			"opportunity_plus.categories.on_sales_stage_change",
 		],
 		"on_trash": "opportunity_plus.events.sales_stage.clear_cache",
-		"after_rename": "opportunity_plus.events.sales_stage.clear_cache",
+		"after_rename": [
+			"opportunity_plus.events.sales_stage.clear_cache",
+			"opportunity_plus.summary.after_rename",
+		],
 	},
 }
 

@@ -548,3 +548,26 @@ def open_pipeline(
 		values,
 		as_dict=True,
 	)
+
+
+# The summary key each renamed doctype's name is kept in.
+RENAMED_KEYS = {
+	"Company": "company",
+	"Territory": "territory",
+	"User": "opportunity_owner",
+	"Sales Stage": "sales_stage",
+}
+
+
+def after_rename(
+	doc, method=None, old: str | None = None, new: str | None = None, merge: bool = False
+) -> None:
+	"""A company, territory, user or stage renamed (or merged): Frappe rewrites the opportunities' links
+	with SQL, so the summary's entries and rows of both names follow here, in the same transaction."""
+	field = RENAMED_KEYS.get(doc.doctype)
+	if not field or not old or not new or old == new:
+		return
+	values = {"old": old, "new": new, "names": [old, new]}
+	frappe.db.sql(f"update {ENTRY_TABLE} set `{field}` = %(new)s where `{field}` = %(old)s", values)
+	frappe.db.sql(f"delete from {SUMMARY_TABLE} where `{field}` in %(names)s", values)
+	_insert_summary_rows(f"where grouped.`{field}` in %(names)s", values)

@@ -323,3 +323,29 @@ class TestAutoCloseKeepsTheSummary(AutoCloseCase):
 		)
 		self.assertEqual(summarised([self.territory]), recomputed([self.territory]))
 		self.assertEqual(summary._stale_entries([*closed, kept]), [])
+
+
+class TestRenames(SummaryCase):
+	def test_a_renamed_territory_moves_its_summary_rows(self):
+		names = [
+			factories.opportunity(territory=self.territories[0], opportunity_amount=a).name for a in (5, 7)
+		]
+		new_name = f"{self.territories[0]} renamed"
+		frappe.rename_doc("Territory", self.territories[0], new_name, force=True)
+		self.territories[0] = new_name
+		self.assertEqual(frappe.db.get_value("Opportunity", names[0], "territory"), new_name)
+		self.assertSummaryExact(names)
+		rep = factories.sales_user(territory_name=new_name)
+		frappe.set_user(rep)
+		# the rep's figures come from the summary (a restriction on territory) and count both deals
+		self.assertIsNotNone(summary.forecast_rows(factories.company(), None, None, {}, ""))
+		self.assertEqual(
+			build_forecast(factories.company(), "stage", None, None, "month", None)["total"]["count"], 2
+		)
+
+	def test_merging_a_territory_into_another(self):
+		first, second = self.territories
+		names = [factories.opportunity(territory=territory).name for territory in (first, second)]
+		frappe.rename_doc("Territory", first, second, merge=True, force=True)
+		self.territories = [second]
+		self.assertSummaryExact(names)
