@@ -77,7 +77,9 @@ def get_movement(
 	if end_day > today:
 		frappe.throw(_("To Date {0} is in the future: the pipeline can be told up to today.").format(end_day))
 	known_since = history_since()
-	result = compute_movement(context, _end_of(start_day), None if end_day == today else _end_of(end_day))
+	result = compute_movement(
+		context, _end_of(start_day), None if end_day == today else _end_of(end_day), listed=limit
+	)
 	labels = step_labels()
 	steps = []
 	for step in core.STEPS:

@@ -175,8 +175,17 @@ FORECAST_INDEXES = {
 		"probability",
 		"base_opportunity_amount",
 	),
-	# Pipeline movement and the forecast as of a past date read the deals created since a moment.
-	"op_creation_index": ("creation",),
+	# Pipeline movement and the forecast as of a past date sum the deals created since a moment that are
+	# in a period's open pipeline now: from index entries alone.
+	"op_creation_index": (
+		"creation",
+		"company",
+		"status",
+		"expected_closing",
+		"base_opportunity_amount",
+		"territory",
+		"opportunity_owner",
+	),
 	# Win/loss, targets (won in a period) and the Closed forecast category read the deals closed in a
 	# window, summed by status and by territory and owner, or by source or type: from index entries alone
 	# (two indexes: one would pass InnoDB's 3072-byte key limit).
