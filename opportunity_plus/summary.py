@@ -39,12 +39,14 @@ KEY_FIELDS = (
 	"status",
 	"forecast_category",
 	"close_month",
+	"closed_month",
 )
+DATE_KEYS = ("close_month", "closed_month")
 # Opportunity columns a read restriction may name for the summary to serve it: the summary's keys.
 SUMMARY_COLUMNS = frozenset(("company", "territory", "opportunity_owner", "sales_stage", "status"))
 BATCH_SIZE = 2000
 # Raised when what the summary keeps changes: a site with an older summary rebuilds it on migrate.
-SUMMARY_VERSION = "2"
+SUMMARY_VERSION = "3"
 VERSION_DEFAULT = "opportunity_plus_summary_version"
 
 
@@ -59,8 +61,8 @@ def _current(names: list[str]) -> dict[str, core.Contribution]:
 	rows = frappe.db.sql(
 		f"""
 		select `name`, `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
-			{_category_column()} as forecast_category, `expected_closing`, `base_opportunity_amount`,
-			`probability`
+			{_category_column()} as forecast_category, `expected_closing`, `op_closed_on` as closed_on,
+			`base_opportunity_amount`, `probability`
 		from `tabOpportunity` where `name` in %(names)s
 		for update
 		""",
@@ -83,7 +85,7 @@ def _counted(names: list[str]) -> dict[str, core.Contribution]:
 	return {
 		row.name: core.Contribution(
 			core.Key(
-				**{field: row[field] if field == "close_month" else row[field] or "" for field in KEY_FIELDS}
+				**{field: row[field] if field in DATE_KEYS else row[field] or "" for field in KEY_FIELDS}
 			),
 			core._decimal(row.base_amount).quantize(core.SCALE),
 			core._decimal(row.weighted_amount).quantize(core.SCALE),
@@ -130,12 +132,13 @@ def _apply(deltas: dict[core.Key, core.Delta]) -> None:
 				key.status,
 				key.forecast_category,
 				key.close_month,
+				key.closed_month,
 				delta.deal_count,
 				delta.base_amount,
 				delta.weighted_amount,
 			)
 		)
-	placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(rows))
+	placeholders = ", ".join(["(" + ", ".join(["%s"] * len(rows[0])) + ")"] * len(rows))
 	frappe.db.sql(
 		f"""
 		insert into {SUMMARY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
@@ -179,10 +182,12 @@ def _write_entries(entries: dict[str, core.Contribution | None]) -> None:
 			key.status,
 			key.forecast_category,
 			key.close_month,
+			key.closed_month,
 			c.base_amount,
 			c.weighted_amount,
 		]
-	placeholders = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(kept))
+	width = len(values) // len(kept)
+	placeholders = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(kept))
 	frappe.db.sql(
 		f"""
 		replace into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
@@ -203,6 +208,7 @@ def _entry_select() -> str:
 			ifnull(`opportunity_owner`, '') as opportunity_owner, ifnull(`sales_stage`, '') as sales_stage,
 			ifnull(`status`, '') as status, ifnull({_category_column()}, '') as forecast_category,
 			date_format(`expected_closing`, '%%Y-%%m-01') as close_month,
+			date_format(`op_closed_on`, '%%Y-%%m-01') as closed_month,
 			round(ifnull(`base_opportunity_amount`, 0), 9) as base_amount,
 			round(ifnull(`base_opportunity_amount`, 0) * ifnull(`probability`, 0) / 100, 9) as weighted_amount
 		from `tabOpportunity`
@@ -211,13 +217,14 @@ def _entry_select() -> str:
 
 _SUMMARY_FROM_ENTRIES = f"""
 	select md5(concat_ws(char(31), `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
-			`forecast_category`, ifnull(date_format(`close_month`, '%%Y-%%m-%%d'), ''))) as name,
+			`forecast_category`, ifnull(date_format(`close_month`, '%%Y-%%m-%%d'), ''),
+			ifnull(date_format(`closed_month`, '%%Y-%%m-%%d'), ''))) as name,
 		`company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
-		`close_month`, count(*) as deal_count, sum(`base_amount`) as base_amount,
+		`close_month`, `closed_month`, count(*) as deal_count, sum(`base_amount`) as base_amount,
 		sum(`weighted_amount`) as weighted_amount
 	from {ENTRY_TABLE}
 	group by `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
-		`close_month`
+		`close_month`, `closed_month`
 """
 
 
@@ -256,6 +263,11 @@ def _insert_summary_rows(where: str = "", values: dict | None = None) -> None:
 		""",
 		values or {},
 	)
+
+
+def is_current() -> bool:
+	"""Whether the site's summary is built, and by this version of the app."""
+	return frappe.db.get_default(VERSION_DEFAULT) == SUMMARY_VERSION
 
 
 def ensure_built() -> None:
@@ -571,3 +583,40 @@ def after_rename(
 	frappe.db.sql(f"update {ENTRY_TABLE} set `{field}` = %(new)s where `{field}` = %(old)s", values)
 	frappe.db.sql(f"delete from {SUMMARY_TABLE} where `{field}` in %(names)s", values)
 	_insert_summary_rows(f"where grouped.`{field}` in %(names)s", values)
+
+
+def closed_totals(company: str, from_date, to_date, statuses) -> list | None:
+	"""Closed deals (of `statuses`) the caller may read, by status: deal_count and base_amount, by the
+	month of their Closed On; None when the summary cannot answer exactly (a window not of whole months,
+	a restriction it cannot state). A window ending today or later ends with this month: no deal is
+	closed after today."""
+	from frappe.utils import getdate, nowdate
+
+	if to_date and to_date >= getdate(nowdate()):
+		to_date = None
+	if not month_aligned(from_date, to_date):
+		return None
+	scope = read_scope()
+	restriction = scope_condition(scope)
+	if restriction is None:
+		return None
+	conditions = ["summary.`company` = %(company)s", "summary.`status` in %(statuses)s"]
+	values = {"company": company, "statuses": list(statuses), **scope.values}
+	if from_date:
+		conditions.append("summary.`closed_month` >= %(from_month)s")
+		values["from_month"] = from_date
+	if to_date:
+		conditions.append("summary.`closed_month` <= %(to_month)s")
+		values["to_month"] = to_date.replace(day=1)
+	if restriction:
+		conditions.append(f"({restriction})")
+	return frappe.db.sql(
+		f"""
+		select summary.`status`, sum(summary.`deal_count`) as deal_count, sum(summary.`base_amount`) as base_amount
+		from {SUMMARY_TABLE} summary
+		where {" and ".join(conditions)}
+		group by summary.`status`
+		""",
+		values,
+		as_dict=True,
+	)

@@ -17,6 +17,7 @@ from datetime import date
 import frappe
 from frappe import _
 
+from opportunity_plus import summary
 from opportunity_plus.api.forecast import GROUP_COLUMNS, _where, default_company
 from opportunity_plus.api.utils import echo, parse_date
 from opportunity_plus.core.forecast import Bucket
@@ -95,9 +96,26 @@ def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
 	)
 	window = _window(from_date, to_date)
 
-	# by the dimension when the win rates are shown, else by status only (for the totals)
+	# by the dimension when the win rates are shown, else by status only (for the totals; from the
+	# pipeline summary where it can answer)
 	by = dimension if "win_rate" in parts else None
-	rates = win_rates(_outcome_buckets(company, by, where, window, values), dimension)
+	totals = None if by else summary.closed_totals(company, from_date, to_date, sorted(CLOSED_STATUSES))
+	buckets = (
+		[
+			Bucket(
+				company=company,
+				value=None,
+				status=row.status,
+				count=row.deal_count,
+				base_amount=row.base_amount,
+				weighted_amount=0,
+			)
+			for row in totals
+		]
+		if totals is not None
+		else _outcome_buckets(company, by, where, window, values)
+	)
+	rates = win_rates(buckets, dimension)
 	total = win_rate_total(rates)
 	trend = (
 		lost_reasons_by_month(

@@ -1,6 +1,7 @@
 """The pipeline summary's arithmetic: what one opportunity adds to it, and what a change moves.
 
-The summary holds, per key (company, territory, owner, stage, status, forecast category, close month),
+The summary holds, per key (company, territory, owner, stage, status, forecast category, close month and,
+for a closed deal, the month it was closed in),
 the number of opportunities and their base and weighted amounts. Each opportunity adds exactly one
 Contribution; a change of an opportunity moves its contribution from one key to another (or changes its
 amounts in place). Keeping the summary equal to a recomputation is then a matter of applying, for every
@@ -27,6 +28,8 @@ class Key:
 	status: str
 	forecast_category: str
 	close_month: date | None
+	# the month a closed deal was closed in (Closed On); None while open
+	closed_month: date | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ def contribution(row: Mapping) -> Contribution:
 		status=_text(row.get("status")),
 		forecast_category=_text(row.get("forecast_category")),
 		close_month=month_start(row.get("expected_closing")),
+		closed_month=month_start(row.get("closed_on")),
 	)
 	return Contribution(key, base.quantize(SCALE, rounding=ROUND_HALF_UP), weighted)
 
@@ -102,6 +106,7 @@ def key_name(key: Key) -> str:
 		key.status,
 		key.forecast_category,
 		key.close_month.isoformat() if key.close_month else "",
+		key.closed_month.isoformat() if key.closed_month else "",
 	]
 	return hashlib.md5(KEY_SEPARATOR.join(parts).encode("utf-8")).hexdigest()
 

@@ -238,7 +238,16 @@ def drop_indexes() -> None:
 def backfill_closed_on() -> None:
 	"""Closed On for closed opportunities that have none (closed before the app kept it: the day they
 	were declared lost, else the last time the deal history recorded their status, else their last
-	modification), and none for open ones. Set-based; on later migrates only rows that need it change."""
+	modification), and none for open ones. Set-based; on later migrates only rows that need it change, and
+	the pipeline summary (keyed by the month of Closed On) follows them."""
+	closed = {"closed": sorted(CLOSED_STATUSES)}
+	stale = frappe.db.sql_list(
+		"""select `name` from `tabOpportunity` where (`status` in %(closed)s and `op_closed_on` is null)
+		or (`status` not in %(closed)s and `op_closed_on` is not null)""",
+		closed,
+	)
+	if not stale:
+		return
 	frappe.db.sql(
 		"""
 		update `tabOpportunity` set `op_closed_on` = date(coalesce(
@@ -252,12 +261,14 @@ def backfill_closed_on() -> None:
 		))
 		where `status` in %(closed)s and `op_closed_on` is null
 		""",
-		{"closed": sorted(CLOSED_STATUSES)},
+		closed,
 	)
 	frappe.db.sql(
 		"update `tabOpportunity` set `op_closed_on` = null where `status` not in %(closed)s and `op_closed_on` is not null",
-		{"closed": sorted(CLOSED_STATUSES)},
+		closed,
 	)
+	if summary.is_current():
+		summary.sync(stale)
 
 
 def backfill_opportunities() -> None:

@@ -29,11 +29,12 @@ def recomputed(territories: list[str]) -> dict:
 		select ifnull(company, '') company, ifnull(territory, '') territory,
 			ifnull(opportunity_owner, '') opportunity_owner, ifnull(sales_stage, '') sales_stage,
 			ifnull(status, '') status, ifnull({summary._category_column()}, '') forecast_category,
-			date_format(expected_closing, '%%Y-%%m-01') close_month, count(*) deal_count,
+			date_format(expected_closing, '%%Y-%%m-01') close_month,
+			date_format(op_closed_on, '%%Y-%%m-01') closed_month, count(*) deal_count,
 			sum(round(base_opportunity_amount, 9)) base_amount,
 			sum(round(base_opportunity_amount * probability / 100, 9)) weighted_amount
 		from `tabOpportunity` where territory in %(territories)s
-		group by 1, 2, 3, 4, 5, 6, 7
+		group by 1, 2, 3, 4, 5, 6, 7, 8
 		""",
 		{"territories": territories},
 		as_dict=True,
@@ -44,7 +45,8 @@ def recomputed(territories: list[str]) -> dict:
 def summarised(territories: list[str]) -> dict:
 	rows = frappe.db.sql(
 		f"""select company, territory, opportunity_owner, sales_stage, status, forecast_category,
-			date_format(close_month, '%%Y-%%m-01') close_month, deal_count, base_amount, weighted_amount
+			date_format(close_month, '%%Y-%%m-01') close_month, date_format(closed_month, '%%Y-%%m-01') closed_month,
+			deal_count, base_amount, weighted_amount
 		from {summary.SUMMARY_TABLE} where territory in %(territories)s""",
 		{"territories": territories},
 		as_dict=True,

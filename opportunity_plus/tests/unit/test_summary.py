@@ -19,7 +19,9 @@ ROW = {
 
 def test_contribution_keys_and_amounts():
 	c = contribution(ROW)
-	assert c.key == Key("ACME", "", "rep@x.com", "Proposal", "Open", "Best Case", date(2026, 12, 1))
+	assert c.key == Key("ACME", "", "rep@x.com", "Proposal", "Open", "Best Case", date(2026, 12, 1), None)
+	closed = contribution({**ROW, "status": "Converted", "closed_on": date(2026, 11, 20)})
+	assert closed.key.closed_month == date(2026, 11, 1)
 	assert c.base_amount == Decimal("1000.123456789")
 	# 1000.123456789 x 33.333333333 / 100 = 333.374485592999... rounded half up to 9 places
 	assert c.weighted_amount == Decimal("333.374485593")
@@ -39,7 +41,7 @@ def test_month_start_accepts_dates_datetimes_and_text():
 
 def test_key_name_is_the_digest_the_rebuild_computes_in_sql():
 	key = Key("ACME", "Zürich 50%", "", "Proposal", "Open", "", date(2026, 12, 1))
-	text = "\x1f".join(["ACME", "Zürich 50%", "", "Proposal", "Open", "", "2026-12-01"])
+	text = "\x1f".join(["ACME", "Zürich 50%", "", "Proposal", "Open", "", "2026-12-01", ""])
 	assert key_name(key) == hashlib.md5(text.encode()).hexdigest()
 	assert key_name(Key("A", "", "", "", "", "", None)).isalnum()
 
