@@ -4,39 +4,42 @@ import click
 from frappe.commands import get_site, pass_context
 
 
-@click.command("opportunity-plus-rebuild-summary")
-@pass_context
-def rebuild_summary(context):
-	"""Recompute the pipeline summary of Opportunity Plus from the opportunities."""
+def _on_site(context, work) -> None:
+	"""Run `work(site)` connected to the command's site."""
 	import frappe
-
-	from opportunity_plus import summary
 
 	site = get_site(context)
 	frappe.init(site=site)
 	frappe.connect()
 	try:
+		work(site)
+	finally:
+		frappe.destroy()
+
+
+@click.command("opportunity-plus-rebuild-summary")
+@pass_context
+def rebuild_summary(context):
+	"""Recompute the pipeline summary of Opportunity Plus from the opportunities."""
+	from opportunity_plus import summary
+
+	def rebuild(site):
 		counts = summary.rebuild()
 		click.echo(
 			f"{site}: {counts['opportunities']} opportunities, {counts['entries']} entries, "
 			f"{counts['summary_rows']} summary rows"
 		)
-	finally:
-		frappe.destroy()
+
+	_on_site(context, rebuild)
 
 
 @click.command("opportunity-plus-reconcile-summary")
 @pass_context
 def reconcile_summary(context):
 	"""Repair and report drift between the opportunities and the pipeline summary (the daily job)."""
-	import frappe
-
 	from opportunity_plus import summary
 
-	site = get_site(context)
-	frappe.init(site=site)
-	frappe.connect()
-	try:
+	def reconcile(site):
 		result = summary.reconcile()
 		if result is None:
 			click.echo(f"{site}: another rebuild or reconciliation is running")
@@ -45,8 +48,8 @@ def reconcile_summary(context):
 				f"{site}: {result['entries_repaired']} opportunities and "
 				f"{result['summary_rows_repaired']} summary rows repaired"
 			)
-	finally:
-		frappe.destroy()
+
+	_on_site(context, reconcile)
 
 
 commands = [rebuild_summary, reconcile_summary]

@@ -115,35 +115,15 @@ def sync(names) -> int:
 def _apply(deltas: dict[core.Key, core.Delta]) -> None:
 	if not deltas:
 		return
-	now = now_datetime()
-	rows = []
-	for key, delta in deltas.items():
-		rows.append(
-			(
-				core.key_name(key),
-				now,
-				now,
-				"Administrator",
-				"Administrator",
-				key.company,
-				key.territory,
-				key.opportunity_owner,
-				key.sales_stage,
-				key.status,
-				key.forecast_category,
-				key.close_month,
-				key.closed_month,
-				delta.deal_count,
-				delta.base_amount,
-				delta.weighted_amount,
-			)
-		)
-	placeholders = ", ".join(["(" + ", ".join(["%s"] * len(rows[0])) + ")"] * len(rows))
+	rows = [
+		_row(core.key_name(key), key, delta.deal_count, delta.base_amount, delta.weighted_amount)
+		for key, delta in deltas.items()
+	]
 	frappe.db.sql(
 		f"""
 		insert into {SUMMARY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
 			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `deal_count`, `base_amount`, `weighted_amount`)
-		values {placeholders}
+		values {_placeholders(rows)}
 		on duplicate key update `deal_count` = `deal_count` + values(`deal_count`),
 			`base_amount` = `base_amount` + values(`base_amount`),
 			`weighted_amount` = `weighted_amount` + values(`weighted_amount`),
@@ -162,40 +142,37 @@ def _write_entries(entries: dict[str, core.Contribution | None]) -> None:
 	gone = [name for name, contribution in entries.items() if contribution is None]
 	if gone:
 		frappe.db.sql(f"delete from {ENTRY_TABLE} where `name` in %(names)s", {"names": gone})
-	kept = {name: contribution for name, contribution in entries.items() if contribution is not None}
-	if not kept:
+	rows = [
+		_row(name, c.key, c.base_amount, c.weighted_amount) for name, c in entries.items() if c is not None
+	]
+	if not rows:
 		return
-	now = now_datetime()
-	values = []
-	for name, c in kept.items():
-		key = c.key
-		values += [
-			name,
-			now,
-			now,
-			"Administrator",
-			"Administrator",
-			key.company,
-			key.territory,
-			key.opportunity_owner,
-			key.sales_stage,
-			key.status,
-			key.forecast_category,
-			key.close_month,
-			key.closed_month,
-			c.base_amount,
-			c.weighted_amount,
-		]
-	width = len(values) // len(kept)
-	placeholders = ", ".join(["(" + ", ".join(["%s"] * width) + ")"] * len(kept))
 	frappe.db.sql(
 		f"""
 		replace into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
 			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`)
-		values {placeholders}
+		values {_placeholders(rows)}
 		""",
-		values,
+		[value for row in rows for value in row],
 	)
+
+
+def _row(name: str, key: core.Key, *figures) -> tuple:
+	"""A summary or entry row: its name, Frappe's standard columns, the key in KEY_FIELDS order, figures."""
+	now = now_datetime()
+	return (
+		name,
+		now,
+		now,
+		"Administrator",
+		"Administrator",
+		*(getattr(key, f) for f in KEY_FIELDS),
+		*figures,
+	)
+
+
+def _placeholders(rows: list[tuple]) -> str:
+	return ", ".join(["(" + ", ".join(["%s"] * len(rows[0])) + ")"] * len(rows))
 
 
 # --- rebuild and reconciliation ---------------------------------------------------------------------
