@@ -23,6 +23,7 @@ from opportunity_plus.api.board import declare_lost, move_to_stage
 from opportunity_plus.core import movement as core
 from opportunity_plus.pipeline import ordered_stages
 from opportunity_plus.tests.integration import endpoint, factories
+from opportunity_plus.tests.integration.test_closing import AutoCloseCase
 
 LOST_REASON = "OP Movement Reason"
 
@@ -221,3 +222,33 @@ class TestMovement(FrappeTestCase):
 		self.assertEqual([d["name"] for d in result.steps[core.NO_HISTORY].deals], [old.name])
 		self.assertTrue(result.balanced)
 		self.assertIsInstance(since, datetime)
+
+
+class TestMovementThroughAutoClose(AutoCloseCase):
+	"""The auto-close job's bulk close is a channel of the deal history too."""
+
+	def test_a_deal_closed_by_the_job_leaves_the_pipeline_as_closed(self):
+		today = getdate(nowdate())
+		first = get_first_day(add_months(today, 1))
+		period = core.Period(first, get_last_day(add_months(first, 2)))
+		stale = self.stale(90, opportunity_amount=300, expected_closing=add_days(first, 5))
+		kept = factories.opportunity(
+			territory=self.territory, opportunity_amount=700, expected_closing=add_days(first, 6)
+		)
+		moment_a = now_datetime()
+		opening_direct = direct_pipeline(self.territory, period)[None]
+		self.run_job()
+		self.assertEqual(frappe.db.get_value("Opportunity", stale, "status"), "Closed")
+		closing_direct = direct_pipeline(self.territory, period)[None]
+		context = movement.context_of(
+			factories.company(), str(period.start), str(period.end), self.territory, None
+		)
+		result = movement.compute_movement(context, moment_a, None)
+		self.assertEqual(flt(result.opening, 2), opening_direct[1])
+		self.assertEqual(flt(result.closing, 2), closing_direct[1])
+		self.assertTrue(result.balanced)
+		self.assertEqual(
+			(flt(result.steps[core.CLOSED].amount, 2), [d["name"] for d in result.steps[core.CLOSED].deals]),
+			(-300, [stale]),
+		)
+		self.assertNotIn(kept.name, [d["name"] for step in result.steps.values() for d in step.deals])
