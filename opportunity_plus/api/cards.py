@@ -82,25 +82,22 @@ def win_rate(filters: dict | str | None = None) -> dict:
 @frappe.whitelist()
 @frappe.read_only()
 def target_attainment(filters: dict | str | None = None) -> dict:
-	"""Won / target of the company this quarter (ERPNext's Sales Person or Territory targets). "No target"
-	where none is set, or where the caller may not read the company's target (a territory-limited rep)."""
+	"""Won / target of the company this quarter (ERPNext's Sales Person or Territory targets). No figure
+	(the card shows N/A) where no target is set, or where the caller may not read the company's target
+	(a territory-limited rep); the Sales Forecast page says which."""
 	total = _quarter_attainment(filters)
-	if total["attainment"] is None:
-		return _card(_("No target"), "Data", ["sales-forecast"])
-	return _card(round(total["attainment"] * 100, 1), "Percent", ["sales-forecast"])
+	rate = None if total["attainment"] is None else round(total["attainment"] * 100, 1)
+	return _card(rate, "Percent", ["sales-forecast"])
 
 
 @frappe.whitelist()
 @frappe.read_only()
 def pipeline_coverage(filters: dict | str | None = None) -> dict:
-	"""This quarter's open pipeline over what is still missing to its target (a multiple of the gap); "Target met"
-	once the target is reached, "No target" where none can be shown."""
+	"""This quarter's open pipeline over what is still missing to its target (a multiple of the gap). No
+	figure (N/A) without a target, or once it is met; the Sales Forecast page says which."""
 	total = _quarter_attainment(filters)
-	if total["target_met"]:
-		return _card(_("Target met"), "Data", ["sales-forecast"])
-	if total["coverage"] is None:
-		return _card(_("No target"), "Data", ["sales-forecast"])
-	return {**_card(round(total["coverage"], 2), "Float", ["sales-forecast"]), "precision": 2}
+	coverage = None if total["coverage"] is None else round(total["coverage"], 2)
+	return {**_card(coverage, "Float", ["sales-forecast"]), "precision": 2}
 
 
 def _quarter_attainment(filters) -> dict:
