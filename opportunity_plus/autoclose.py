@@ -315,7 +315,7 @@ def close(decisions: list[rules.Decision], policy: rules.Policy, today) -> list[
 	# The bulk update runs no hooks: the deals' open follow-ups (Event, ToDo) and the pipeline summary
 	# follow here, in the same transaction.
 	followups.close_for(names)
-	summary.sync(names)
+	summary.mark(names)
 	without_reason = set(names) - set(
 		frappe.get_all(
 			"Opportunity Lost Reason Detail",

@@ -1,11 +1,16 @@
 """The pipeline summary: opportunities summed by company, territory, owner, stage, status, forecast
 category and close month, kept in the same transaction as every change of an opportunity.
 
-- `sync(names)` brings the summary up to date for those opportunities: it reads what each adds now
+- `mark(names)` has those opportunities counted when the transaction commits (Frappe's before_commit):
+  the Opportunity hooks (on_change, after_delete) and bulk writers call it. Every deal of one owner,
+  territory, stage and close month adds to one summary row, so that row's lock is what concurrent saves
+  queue on; taken at commit, it is held for the commit alone instead of the rest of the request, and
+  the summary still changes in the same transaction as the deals. Readers `flush()` first, so a
+  transaction reads its own changes.
+- `sync(names)` brings the summary up to date for those opportunities now: it reads what each adds
   (from the database, so every channel is seen the same way: a save, ERPNext's `db_set` status
   updates, the app's bulk auto-close, a deletion) and what the summary counted for it before
-  (Opportunity Pipeline Entry), and applies the difference. Called by the Opportunity hooks
-  (on_change, on_trash) and by bulk writers after their UPDATE.
+  (Opportunity Pipeline Entry), and applies the difference.
 - `reconcile()` (daily job) compares entries with the opportunities and the summary with the entries,
   repairs every difference and logs how much drift it found; `rebuild()` (bench command
   `opportunity-plus-rebuild-summary`) recomputes both from scratch.
@@ -73,6 +78,8 @@ def _current(names: list[str]) -> dict[str, core.Contribution]:
 
 
 def _counted(names: list[str]) -> dict[str, core.Contribution]:
+	if not names:
+		return {}
 	rows = frappe.db.sql(
 		f"""
 		select `name`, {", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`
@@ -95,21 +102,95 @@ def _counted(names: list[str]) -> dict[str, core.Contribution]:
 
 
 def sync(names) -> int:
-	"""Bring the summary up to date for these opportunities (existing or deleted); returns how many
-	opportunities' contributions changed."""
+	"""Bring the summary up to date for these opportunities (existing or deleted) now, after what this
+	transaction marked; returns how many opportunities' contributions changed."""
+	flush()
+	return _sync(names)
+
+
+def _sync(names, new=frozenset()) -> int:
+	"""`new`: names inserted in this transaction and not counted yet, so without an entry. Their entries
+	are not read: a locking read of a missing row takes a gap lock, and two transactions inserting deals
+	would then wait on each other's gap (a deadlock)."""
 	names = sorted({name for name in names if name})
 	changed = 0
 	for start in range(0, len(names), BATCH_SIZE):
 		batch = names[start : start + BATCH_SIZE]
-		current, counted = _current(batch), _counted(batch)
+		current = _current(batch)
+		counted = _counted([name for name in batch if name not in new])
 		pairs = [(counted.get(name), current.get(name)) for name in batch]
-		moved = [name for name, (old, new) in zip(batch, pairs, strict=True) if old != new]
+		moved = [name for name, (old, now) in zip(batch, pairs, strict=True) if old != now]
 		if not moved:
 			continue
 		changed += len(moved)
-		_apply(core.deltas(pairs))
+		# Entries first, the shared summary rows last (in key order, see core.deltas): a transaction that
+		# holds a summary row then waits only for other summary rows, in the same order, so the rows every
+		# save of one key shares can be in no deadlock.
 		_write_entries({name: current.get(name) for name in moved})
+		_apply(core.deltas(pairs))
 	return changed
+
+
+# The names a transaction has changed and not yet counted, kept on its database connection: {name: new}.
+_PENDING = "_op_summary_pending"
+
+
+def mark(names, *, new: bool = False) -> None:
+	"""Count these opportunities' changes in the summary at commit (or when a reader flushes first).
+
+	`new`: they were inserted in this transaction (see `sync`)."""
+	db = frappe.db
+	pending = getattr(db, _PENDING, None)
+	if pending is None:
+		pending = {}
+		setattr(db, _PENDING, pending)
+		# Frappe resets before_commit on rollback and after_rollback on commit: one of the two runs.
+		db.before_commit.add(_flush_at_commit)
+		db.after_rollback.add(_forget)
+	for name in names:
+		if name:
+			# inserted in this transaction stays so through its later changes
+			pending[name] = pending.get(name, False) or new
+
+
+def flush() -> None:
+	"""Count now what this transaction changed: readers of the summary call it first."""
+	pending = getattr(frappe.db, _PENDING, None) if frappe.db else None
+	if not pending:
+		return
+	names, new = list(pending), {name for name, is_new in pending.items() if is_new}
+	# Emptied, not dropped: the commit callback stays registered for what comes next.
+	pending.clear()
+	_sync(names, new)
+
+
+def _flush_at_commit() -> None:
+	pending = getattr(frappe.db, _PENDING, None) or {}
+	setattr(frappe.db, _PENDING, None)
+	if pending:
+		_sync(list(pending), {name for name, is_new in pending.items() if is_new})
+
+
+def _forget() -> None:
+	setattr(frappe.db, _PENDING, None)
+
+
+def contribution_of(doc) -> core.Contribution:
+	"""What an opportunity document in memory adds to the summary (as `_current` reads it stored)."""
+	return core.contribution(
+		{
+			"company": doc.get("company"),
+			"territory": doc.get("territory"),
+			"opportunity_owner": doc.get("opportunity_owner"),
+			"sales_stage": doc.get("sales_stage"),
+			"status": doc.get("status"),
+			"forecast_category": doc.get(CATEGORY_FIELD),
+			"expected_closing": doc.get("expected_closing"),
+			"closed_on": doc.get("op_closed_on"),
+			"base_opportunity_amount": doc.get("base_opportunity_amount"),
+			"probability": doc.get("probability"),
+		}
+	)
 
 
 def _apply(deltas: dict[core.Key, core.Delta]) -> None:
@@ -147,11 +228,14 @@ def _write_entries(entries: dict[str, core.Contribution | None]) -> None:
 	]
 	if not rows:
 		return
+	# Not REPLACE: it takes a next-key lock (the gap before the row too), where this takes the row's.
 	frappe.db.sql(
 		f"""
-		replace into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
+		insert into {ENTRY_TABLE} (`name`, `creation`, `modified`, `owner`, `modified_by`,
 			{", ".join(f"`{field}`" for field in KEY_FIELDS)}, `base_amount`, `weighted_amount`)
 		values {_placeholders(rows)}
+		on duplicate key update `modified` = values(`modified`),
+			{", ".join(f"`{field}` = values(`{field}`)" for field in (*KEY_FIELDS, "base_amount", "weighted_amount"))}
 		""",
 		[value for row in rows for value in row],
 	)
@@ -263,6 +347,7 @@ def resync_stages(stages: list[str]) -> None:
 	these stages recomputed in SQL, however many deals they hold."""
 	if not stages:
 		return
+	flush()  # entries must hold what the summary counted before they are recomputed here
 	values = {"stages": list(stages)}
 	frappe.db.sql(
 		f"""
@@ -296,7 +381,7 @@ def reconcile() -> dict | None:
 		stale = _stale_entries()
 		synced = 0
 		for start in range(0, len(stale), BATCH_SIZE):
-			synced += sync(stale[start : start + BATCH_SIZE])
+			synced += _sync(stale[start : start + BATCH_SIZE])
 			# Commit per batch: a reconciliation stopped midway keeps what it repaired.
 			frappe.db.commit()
 		wrong_rows = _repair_summary_rows()
@@ -318,6 +403,7 @@ def _stale_entries(names: list[str] | None = None) -> list[str]:
 		for field in (*KEY_FIELDS, "base_amount", "weighted_amount")
 	)
 	values = {"names": list(names) or [""]} if names is not None else {}
+	flush()
 	only = " where `name` in %(names)s" if names is not None else ""
 	found = frappe.db.sql_list(
 		f"""
@@ -339,9 +425,23 @@ def _stale_entries(names: list[str] | None = None) -> list[str]:
 	return sorted(set(found))
 
 
+def verify() -> dict:
+	"""How far the summary is from the opportunities, changing nothing: opportunities whose entry is
+	missing or differs (or entries of deleted ones), and summary rows that differ from their entries."""
+	return {"stale_entries": len(_stale_entries()), "wrong_summary_rows": len(_wrong_summary_rows())}
+
+
 def _repair_summary_rows() -> int:
 	"""Make the summary equal the entries grouped by key; returns how many summary rows were wrong."""
-	wrong = frappe.db.sql_list(
+	wrong = _wrong_summary_rows()
+	if wrong:
+		frappe.db.sql(f"delete from {SUMMARY_TABLE} where `name` in %(names)s", {"names": wrong})
+		_insert_summary_rows("where grouped.`name` in %(names)s", {"names": wrong})
+	return len(wrong)
+
+
+def _wrong_summary_rows() -> list[str]:
+	return frappe.db.sql_list(
 		f"""
 		select coalesce(expected.`name`, summary.`name`)
 		from ({_SUMMARY_FROM_ENTRIES}) expected
@@ -357,10 +457,6 @@ def _repair_summary_rows() -> int:
 		""",
 		{},
 	)
-	if wrong:
-		frappe.db.sql(f"delete from {SUMMARY_TABLE} where `name` in %(names)s", {"names": wrong})
-		_insert_summary_rows("where grouped.`name` in %(names)s", {"names": wrong})
-	return len(wrong)
 
 
 # --- readers ---------------------------------------------------------------------------------------
@@ -416,6 +512,7 @@ def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | N
 	or filter on something it does not keep, a read restriction it cannot state."""
 	if group_key is None or set(filters) - FILTER_KEYS or not month_aligned(from_date, to_date):
 		return None
+	flush()
 	scope = read_scope()
 	restriction = scope_condition(scope)
 	if restriction is None:
@@ -479,6 +576,7 @@ def open_pipeline(
 	from opportunity_plus.core.stages import OPEN_STATUSES
 
 	keys = (group_by,) if isinstance(group_by, str) else tuple(group_by or ())
+	flush()
 	scope = read_scope()
 	restriction = scope_condition(scope) if month_aligned(period_start, period_end) else None
 	values = {"company": company, "statuses": sorted(OPEN_STATUSES), **scope.values}
@@ -556,6 +654,7 @@ def after_rename(
 	field = RENAMED_KEYS.get(doc.doctype)
 	if not field or not old or not new or old == new:
 		return
+	flush()
 	values = {"old": old, "new": new, "names": [old, new]}
 	frappe.db.sql(f"update {ENTRY_TABLE} set `{field}` = %(new)s where `{field}` = %(old)s", values)
 	frappe.db.sql(f"delete from {SUMMARY_TABLE} where `{field}` in %(names)s", values)
@@ -578,6 +677,7 @@ def closed_totals(company: str, from_date, to_date, statuses) -> list | None:
 	if restriction is None:
 		return None
 	conditions = ["summary.`company` = %(company)s", "summary.`status` in %(statuses)s"]
+	flush()
 	values = {"company": company, "statuses": list(statuses), **scope.values}
 	if from_date:
 		conditions.append("summary.`closed_month` >= %(from_month)s")
