@@ -47,6 +47,7 @@ override_doctype_class = {
 # ---------------
 doc_events = {
 	"Opportunity": {
+		"before_validate": "opportunity_plus.events.opportunity.before_validate",
 		"validate": "opportunity_plus.events.opportunity.validate",
 		"onload": "opportunity_plus.events.opportunity.onload",
 		"on_change": "opportunity_plus.events.opportunity.on_change",

@@ -14,13 +14,19 @@ def get_settings():
 
 def get_stages() -> dict[str, Stage]:
 	"""Every Sales Stage with its probability, kind, order and forecast category, by name (cached until a
-	stage changes)."""
+	stage changes). Do not change the dict: it is shared for the request."""
 	rows = frappe.cache.get_value(STAGES_CACHE_KEY, generator=_load_stage_rows)
+	# The rows stay the same object for the request (Frappe's request cache): build the stages once.
+	built = getattr(frappe.local, "op_stages", None)
+	if built is not None and built[0] is rows:
+		return built[1]
 	# A row cached by an earlier version of the app has no category: None until the cache is rebuilt.
-	return {
+	stages = {
 		row[0]: Stage(row[0], row[1], row[2] or "Open", row[3] or 0, row[4] if len(row) > 4 else None)
 		for row in rows
 	}
+	frappe.local.op_stages = (rows, stages)
+	return stages
 
 
 def _load_stage_rows() -> list[tuple]:
@@ -35,6 +41,7 @@ def _load_stage_rows() -> list[tuple]:
 
 def clear_stage_cache() -> None:
 	frappe.cache.delete_value(STAGES_CACHE_KEY)
+	frappe.local.op_stages = None
 
 
 def ordered_stages() -> list[Stage]:

@@ -16,7 +16,12 @@ from opportunity_plus.pipeline import first_stage_of_kind, get_settings, get_sta
 HISTORY = history_rows.HISTORY
 
 
+def before_validate(doc, method=None) -> None:
+	_skip_unmappable_columns_in_map_fields(doc)
+
+
 def validate(doc, method=None) -> None:
+	doc.__dict__.pop("map_fields", None)  # in case the controller did not call it (before_validate)
 	settings = get_settings()
 	_read_dates(doc)
 	_check_probability(doc)
@@ -35,7 +40,7 @@ def validate(doc, method=None) -> None:
 	_apply_stage_probability(doc, before, stages, settings)
 	_check_close_date(doc, stages, settings)
 	doc.op_is_overdue = int(
-		is_overdue(doc.status, doc.expected_closing and getdate(doc.expected_closing), getdate(today()))
+		is_overdue(doc.status, doc.expected_closing and getdate(doc.expected_closing), getdate())
 	)
 	followups.validate(doc, before)
 	assignment.set_territory_rep(doc, before)
@@ -84,11 +89,11 @@ def on_change(doc, method=None) -> None:
 	_record_history(doc)
 	followups.sync(doc)
 	# After the status-follows-stage db_set above, so the summary counts the final values.
-	summary.sync([doc.name])
+	_count_in_summary(doc)
 
 
 def after_delete(doc, method=None) -> None:
-	summary.sync([doc.name])
+	summary.mark([doc.name])
 
 
 def on_trash(doc, method=None) -> None:
@@ -141,6 +146,56 @@ def _check_lost(doc, before, settings) -> None:
 		doc.op_lost_on = None  # reopened: the history keeps when it was lost
 
 
+# --- ERPNext's party mapping ---------------------------------------------------------------------------
+
+_UNSET = object()
+
+
+def _skip_unmappable_columns_in_map_fields(doc) -> None:
+	"""ERPNext's `Opportunity.map_fields` (in its validate) fills every empty column from the party (Lead,
+	Customer, Prospect) where the party's doctype has a standard field of that name, asking the database
+	once per empty column (`frappe.db.field_exists`): some 30 queries a save, a dozen more for the app's
+	own columns. Here that question is asked once for all the empty columns, and map_fields runs with the
+	columns whose answer is no looking filled, so it skips them; it still maps the others itself. The
+	class's own method (ERPNext's, or another app's override) does all the mapping, and the values are put
+	back before anything else runs."""
+	if "map_fields" in doc.__dict__ or not callable(getattr(doc, "map_fields", None)):
+		return
+	mapper = doc.map_fields
+
+	def map_fields(*args, **kwargs):
+		doc.__dict__.pop("map_fields", None)
+		empty = [field for field in doc.meta.get_valid_columns() if not doc.get(field)]
+		if not empty:
+			return mapper(*args, **kwargs)
+		party_doctype = doc.get("opportunity_from")
+		# ERPNext's question, for all the columns at once: a standard field of that name on the party's doctype
+		on_party = (
+			set(
+				frappe.db.sql_list(
+					"select fieldname from `tabDocField` where parent = %s and fieldname in %s",
+					(party_doctype, empty),
+				)
+			)
+			if party_doctype
+			else set()
+		)
+		unmappable = [field for field in empty if field not in on_party]
+		kept = {field: doc.__dict__.get(field, _UNSET) for field in unmappable}
+		for field in unmappable:
+			doc.__dict__[field] = True
+		try:
+			return mapper(*args, **kwargs)
+		finally:
+			for field, value in kept.items():
+				if value is _UNSET:
+					doc.__dict__.pop(field, None)
+				else:
+					doc.__dict__[field] = value
+
+	doc.__dict__["map_fields"] = map_fields
+
+
 # --- rules -----------------------------------------------------------------------------------------
 
 
@@ -158,29 +213,49 @@ def _check_probability(doc) -> None:
 def _read_dates(doc) -> None:
 	"""Dates sent as text (REST, import, code) are read as every endpoint reads them (api.utils): ISO or
 	the user's date format, years 1900-2999, else a clear message, not a database error or a 500."""
-	for fieldname, label, parse in (
-		("transaction_date", _("Opportunity Date"), parse_date),
-		("expected_closing", _("Expected Closing Date"), parse_date),
-		("op_next_contact_date", _("Next Contact Date"), parse_datetime),
+	for fieldname, parse in (
+		("transaction_date", parse_date),
+		("expected_closing", parse_date),
+		("op_next_contact_date", parse_datetime),
 	):
 		value = doc.get(fieldname)
 		if isinstance(value, str):
-			doc.set(fieldname, parse(value, label))
+			doc.set(fieldname, parse(value, _date_label(fieldname)))
+
+
+def _date_label(fieldname: str) -> str:
+	# literal _() calls (translation extraction finds them), made only for a value that is read
+	if fieldname == "transaction_date":
+		return _("Opportunity Date")
+	if fieldname == "expected_closing":
+		return _("Expected Closing Date")
+	return _("Next Contact Date")
 
 
 def _check_amounts(doc) -> None:
 	"""No negative, absurd or non-numeric amount, quantity or rate, from any channel (form, REST, import,
 	code): a negative deal would shrink the pipeline, and a figure beyond the columns' twelve digits would
-	fail in the database instead of here."""
+	fail in the database instead of here. Labels are made only for a refusal: this runs on every save."""
 	for row in doc.get("items") or []:
-		for field, label in (("qty", _("Quantity")), ("rate", _("Rate")), ("amount", _("Amount"))):
-			_check_amount(row.get(field), _("Row {0}: {1}").format(row.idx, label))
-	_check_amount(doc.opportunity_amount, _("Opportunity Amount"))
-	_check_amount(doc.base_opportunity_amount, _("Opportunity Amount (Company Currency)"))
+		for field in ("qty", "rate", "amount"):
+			_check_amount(row.get(field), lambda: _("Row {0}: {1}").format(row.idx, _item_label(field)))
+	_check_amount(doc.opportunity_amount, lambda: _("Opportunity Amount"))
+	_check_amount(doc.base_opportunity_amount, lambda: _("Opportunity Amount (Company Currency)"))
 
 
-def _check_amount(value, label: str) -> None:
+def _item_label(field: str) -> str:
+	if field == "qty":
+		return _("Quantity")
+	if field == "rate":
+		return _("Rate")
+	return _("Amount")
+
+
+def _check_amount(value, label) -> None:
 	error = deal_rules.amount_error(value)
+	if not error:
+		return
+	label = label()
 	if error == deal_rules.NOT_A_NUMBER:
 		frappe.throw(
 			_("{0} must be a number, not {1}.").format(label, echo(value)), title=_("Invalid Amount")
@@ -335,6 +410,21 @@ def _follow_status_set_outside_save(doc) -> None:
 	if get_settings().probability_follows_stage:
 		values["probability"] = flt(stage.probability)
 	doc.db_set(values, update_modified=False)
+
+
+def _count_in_summary(doc) -> None:
+	"""Have the summary count this change at commit, unless nothing it counts changed (an untracked field,
+	a close date moved within its month): compared with what was last counted for this instance."""
+	current = summary.contribution_of(doc)
+	before = doc.get_doc_before_save()
+	if doc.flags.op_summary_before is before and doc.flags.op_summary_counted is not None:
+		counted = doc.flags.op_summary_counted
+	else:
+		counted = summary.contribution_of(before) if before is not None else None
+	if doc.flags.in_insert or counted != current:
+		summary.mark([doc.name], new=bool(doc.flags.in_insert))
+	doc.flags.op_summary_before = before
+	doc.flags.op_summary_counted = current
 
 
 # --- history ---------------------------------------------------------------------------------------
