@@ -1,4 +1,5 @@
-"""`--site` and `--company` for every benchmark script, and connecting to them.
+"""`--site` and `--company` for every benchmark script, and connecting to them; `--stock-site` for the
+scripts that compare with stock ERPNext.
 
 `--site` defaults to the bench's default site: `sites/currentsite.txt` (written by `bench use SITE`), else
 `default_site` in `sites/common_site_config.json`. `--company` defaults to the site's default company
@@ -9,6 +10,7 @@ bench's `sites` folder, so both files are read from the working directory.
 import argparse
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import frappe
@@ -65,3 +67,54 @@ def default_company(site: str) -> str:
 	if not companies:
 		sys.exit(f"{site} has no company: complete ERPNext's setup wizard first.")
 	sys.exit(f"{site} has no default company: pass --company (one of: {', '.join(companies)}).")
+
+
+def add_stock_site_argument(parser: argparse.ArgumentParser) -> None:
+	parser.add_argument(
+		"--stock-site",
+		help="a site of this bench with ERPNext and without opportunity_plus: stock ERPNext to compare with "
+		"(default: the first such site)",
+	)
+
+
+@contextmanager
+def connected(site: str):
+	"""Connected to `site` as Administrator for the block; rolled back and disconnected after it."""
+	frappe.init(site, sites_path=".")
+	frappe.connect()
+	frappe.set_user("Administrator")
+	try:
+		yield
+	finally:
+		frappe.db.rollback()
+		frappe.destroy()
+
+
+def find_stock_site(app_site: str) -> str | None:
+	"""A site of this bench with ERPNext and without the app (the first by name)."""
+	for path in sorted(Path(".").iterdir()):
+		if path.name == app_site or not (path / "site_config.json").is_file():
+			continue
+		try:
+			with connected(path.name):
+				apps = frappe.get_installed_apps()
+		except Exception:
+			continue
+		if "erpnext" in apps and "opportunity_plus" not in apps:
+			return path.name
+	return None
+
+
+def stock_site(args: argparse.Namespace) -> str:
+	"""`--stock-site`, else the first site of the bench with ERPNext and without the app; exits with the
+	reason when there is none."""
+	site = args.stock_site or find_stock_site(args.site)
+	if not site or not (Path(site) / "site_config.json").is_file():
+		sys.exit(
+			"No stock site: create a site with ERPNext (setup wizard done) and without opportunity_plus on "
+			"this bench, and pass it with --stock-site."
+		)
+	with connected(site):
+		if "opportunity_plus" in frappe.get_installed_apps():
+			sys.exit(f"{site} has opportunity_plus installed: the stock site must not.")
+	return site
