@@ -615,9 +615,9 @@ def print_scenario(scenario: str, phases: list[Phase], lost: dict, drift: dict |
 		for variant, items in by_variant.items()
 	}
 	print(
-		f"  errors                stock {errors['stock']}, app {errors['app']}; InnoDB deadlocks stock "
-		f"{deadlocks['stock']}, app {deadlocks['app']} (retried by InnoDB's victim or surfaced as HTTP 508: "
-		f"stock {http_508['stock']}, app {http_508['app']})"
+		f"  errors                stock {errors['stock']}, app {errors['app']}; InnoDB deadlocks (server-wide "
+		f"counter) stock {deadlocks['stock']}, app {deadlocks['app']}; HTTP 508 stock {http_508['stock']}, "
+		f"app {http_508['app']}"
 	)
 	print(
 		f"  lost writes           stock {len(lost['stock'])} of {sum(len(p.expected) for p in by_variant['stock'])} deals, "
