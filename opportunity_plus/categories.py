@@ -11,7 +11,7 @@ import frappe
 
 from opportunity_plus import summary
 from opportunity_plus.core import categories as rules
-from opportunity_plus.pipeline import clear_stage_cache, get_stages
+from opportunity_plus.pipeline import PIPELINE_FIELD, clear_stage_cache, get_pipeline, get_stages, pipeline_of
 
 OVERRIDE = "op_forecast_category"
 EFFECTIVE = "op_effective_forecast_category"
@@ -20,7 +20,9 @@ STAGE_CATEGORY = "op_forecast_category"
 
 
 def effective_of(doc, stages=None) -> str:
-	stages = stages if stages is not None else get_stages()
+	if stages is None:
+		pipeline = pipeline_of(doc)
+		stages = get_stages(pipeline.name) if pipeline else get_stages()
 	stage = stages.get(doc.sales_stage) if doc.sales_stage else None
 	return rules.effective_category(
 		status=doc.status,
@@ -53,24 +55,30 @@ def sync_effective(doc) -> None:
 		doc.set(EFFECTIVE, effective)
 
 
-def refresh_effective(stage: str | None = None) -> int:
-	"""Store the category in force on every opportunity (of one stage) where it is stale, in one UPDATE
-	per run; returns how many rows changed. The rule stays core's: it is evaluated for each combination
-	of status, override and stage the table holds, and only the stale combinations are rewritten."""
-	stages = get_stages()
-	conditions, values = "", {}
+def refresh_effective(stage: str | None = None, pipeline: str | None = None) -> int:
+	"""Store the category in force on every opportunity (of one stage, of one pipeline) where it is stale,
+	in one UPDATE per run; returns how many combinations changed. The rule stays core's: it is evaluated for
+	each combination of status, override, stage and pipeline the table holds (a deal without a pipeline is
+	in the default one), and only the stale combinations are rewritten."""
+	default = (get_pipeline() or frappe._dict(name="")).name
+	conditions, values = [], {"default": default}
 	if stage is not None:
-		conditions, values = "where `sales_stage` = %(stage)s", {"stage": stage}
+		conditions.append("`sales_stage` = %(stage)s")
+		values["stage"] = stage
+	if pipeline is not None:
+		conditions.append(f"ifnull(nullif(`{PIPELINE_FIELD}`, ''), %(default)s) = %(pipeline)s")
+		values["pipeline"] = pipeline
 	combinations = frappe.db.sql(
 		f"""select `status`, ifnull(`{OVERRIDE}`, '') as override, ifnull(`sales_stage`, '') as stage,
-			ifnull(`{EFFECTIVE}`, '') as stored
-		from `tabOpportunity` {conditions}
-		group by `status`, override, stage, stored""",
+			ifnull(`{PIPELINE_FIELD}`, '') as pipeline, ifnull(`{EFFECTIVE}`, '') as stored
+		from `tabOpportunity` {"where " + " and ".join(conditions) if conditions else ""}
+		group by `status`, override, stage, pipeline, stored""",
 		values,
 		as_dict=True,
 	)
 	stale = {}
 	for row in combinations:
+		stages = get_stages(row.pipeline or default) if (row.pipeline or default) else get_stages()
 		stage_row = stages.get(row.stage) if row.stage else None
 		effective = rules.effective_category(
 			status=row.status,
@@ -78,18 +86,24 @@ def refresh_effective(stage: str | None = None) -> int:
 			stage_category=stage_row.forecast_category if stage_row else None,
 		)
 		if effective != row.stored:
-			stale[(row.status, row.override, row.stage)] = effective
+			stale[(row.status, row.override, row.stage, row.pipeline)] = effective
 	if not stale:
 		return 0
 	cases, keys = [], []
-	for index, ((status, override, stage_name), effective) in enumerate(stale.items()):
+	for index, ((status, override, stage_name, pipeline_name), effective) in enumerate(stale.items()):
 		values.update(
-			{f"status_{index}": status, f"override_{index}": override, f"stage_{index}": stage_name}
+			{
+				f"status_{index}": status,
+				f"override_{index}": override,
+				f"stage_{index}": stage_name,
+				f"pipeline_{index}": pipeline_name,
+				f"effective_{index}": effective,
+			}
 		)
-		values[f"effective_{index}"] = effective
 		match = (
 			f"`status` = %(status_{index})s and ifnull(`{OVERRIDE}`, '') = %(override_{index})s"
 			f" and ifnull(`sales_stage`, '') = %(stage_{index})s"
+			f" and ifnull(`{PIPELINE_FIELD}`, '') = %(pipeline_{index})s"
 		)
 		cases.append(f"when {match} then %(effective_{index})s")
 		keys.append(f"({match})")
@@ -99,7 +113,7 @@ def refresh_effective(stage: str | None = None) -> int:
 		values,
 	)
 	# The bulk UPDATE runs no hooks: the pipeline summary, keyed by the category in force, follows here.
-	summary.resync_stages(sorted({stage_name for _status, _override, stage_name in stale}))
+	summary.resync_stages(sorted({key[2] for key in stale}))
 	return len(stale)
 
 
@@ -110,15 +124,6 @@ def validate_sales_stage(doc, method=None) -> None:
 	"""A stage saved without a category gets its default (by name for ERPNext's stock stages, else kind)."""
 	if not doc.get(STAGE_CATEGORY):
 		doc.set(STAGE_CATEGORY, rules.default_stage_category(doc.stage_name or doc.name, doc.op_stage_kind))
-
-
-def on_sales_stage_change(doc, method=None) -> None:
-	"""A stage's default category changed: its opportunities' category in force follows."""
-	before = doc.get_doc_before_save()
-	if before is not None and before.get(STAGE_CATEGORY) == doc.get(STAGE_CATEGORY):
-		return
-	clear_stage_cache()
-	refresh_effective(doc.name)
 
 
 def seed_stage_categories() -> None:

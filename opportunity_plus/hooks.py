@@ -77,15 +77,19 @@ doc_events = {
 		],
 		"on_change": [
 			"opportunity_plus.events.sales_stage.clear_cache",
-			# a stage's new default category reaches its opportunities' category in force
-			"opportunity_plus.categories.on_sales_stage_change",
+			# the default pipeline follows the stage's fields (a new default category reaches its deals)
+			"opportunity_plus.pipelines.stage_changed",
 		],
-		"on_trash": "opportunity_plus.events.sales_stage.clear_cache",
+		"on_trash": [
+			"opportunity_plus.pipelines.stage_trashed",
+			"opportunity_plus.events.sales_stage.clear_cache",
+		],
 		"after_rename": [
 			"opportunity_plus.events.sales_stage.clear_cache",
 			"opportunity_plus.summary.after_rename",
 		],
 	},
+	"Sales Pipeline": {"after_rename": "opportunity_plus.summary.after_rename"},
 }
 
 # An opportunity's history is deleted with it (events.opportunity.on_trash), so it never blocks deletion.

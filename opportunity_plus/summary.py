@@ -45,14 +45,28 @@ KEY_FIELDS = (
 	"forecast_category",
 	"close_month",
 	"closed_month",
+	"pipeline",
 )
 DATE_KEYS = ("close_month", "closed_month")
 # Opportunity columns a read restriction may name for the summary to serve it: the summary's keys.
-SUMMARY_COLUMNS = frozenset(("company", "territory", "opportunity_owner", "sales_stage", "status"))
+SUMMARY_COLUMNS = frozenset(
+	("company", "territory", "opportunity_owner", "sales_stage", "status", "op_pipeline")
+)
+# Opportunity columns kept under another name in the summary.
+SUMMARY_KEY_OF = {"op_pipeline": "pipeline"}
 BATCH_SIZE = 2000
 # Raised when what the summary keeps changes: a site with an older summary rebuilds it on migrate.
-SUMMARY_VERSION = "3"
+SUMMARY_VERSION = "4"
 VERSION_DEFAULT = "opportunity_plus_summary_version"
+
+
+def _pipeline_column() -> str:
+	"""The deal's pipeline as SQL over `tabOpportunity`: a deal without one is in the default pipeline."""
+	from opportunity_plus.pipeline import default_pipeline
+
+	if not frappe.db.has_column("Opportunity", "op_pipeline"):
+		return "''"
+	return f"ifnull(nullif(`op_pipeline`, ''), {frappe.db.escape(default_pipeline() or '')})"
 
 
 def _category_column() -> str:
@@ -67,7 +81,7 @@ def _current(names: list[str]) -> dict[str, core.Contribution]:
 		f"""
 		select `name`, `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
 			{_category_column()} as forecast_category, `expected_closing`, `op_closed_on` as closed_on,
-			`base_opportunity_amount`, `probability`
+			`base_opportunity_amount`, `probability`, {_pipeline_column()} as pipeline
 		from `tabOpportunity` where `name` in %(names)s
 		for update
 		""",
@@ -189,8 +203,15 @@ def contribution_of(doc) -> core.Contribution:
 			"closed_on": doc.get("op_closed_on"),
 			"base_opportunity_amount": doc.get("base_opportunity_amount"),
 			"probability": doc.get("probability"),
+			"pipeline": doc.get("op_pipeline") or _default_pipeline(),
 		}
 	)
+
+
+def _default_pipeline() -> str:
+	from opportunity_plus.pipeline import default_pipeline
+
+	return default_pipeline() or ""
 
 
 def _apply(deltas: dict[core.Key, core.Delta]) -> None:
@@ -269,7 +290,7 @@ def _entry_select() -> str:
 			ifnull(`opportunity_owner`, '') as opportunity_owner, ifnull(`sales_stage`, '') as sales_stage,
 			ifnull(`status`, '') as status, ifnull({_category_column()}, '') as forecast_category,
 			date_format(`expected_closing`, '%%Y-%%m-01') as close_month,
-			date_format(`op_closed_on`, '%%Y-%%m-01') as closed_month,
+			date_format(`op_closed_on`, '%%Y-%%m-01') as closed_month, {_pipeline_column()} as pipeline,
 			round(ifnull(`base_opportunity_amount`, 0), 9) as base_amount,
 			round(ifnull(`base_opportunity_amount`, 0) * ifnull(`probability`, 0) / 100, 9) as weighted_amount
 		from `tabOpportunity`
@@ -279,13 +300,13 @@ def _entry_select() -> str:
 _SUMMARY_FROM_ENTRIES = f"""
 	select md5(concat_ws(char(31), `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`,
 			`forecast_category`, ifnull(date_format(`close_month`, '%%Y-%%m-%%d'), ''),
-			ifnull(date_format(`closed_month`, '%%Y-%%m-%%d'), ''))) as name,
+			ifnull(date_format(`closed_month`, '%%Y-%%m-%%d'), ''), `pipeline`)) as name,
 		`company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
-		`close_month`, `closed_month`, count(*) as deal_count, sum(`base_amount`) as base_amount,
+		`close_month`, `closed_month`, `pipeline`, count(*) as deal_count, sum(`base_amount`) as base_amount,
 		sum(`weighted_amount`) as weighted_amount
 	from {ENTRY_TABLE}
 	group by `company`, `territory`, `opportunity_owner`, `sales_stage`, `status`, `forecast_category`,
-		`close_month`, `closed_month`
+		`close_month`, `closed_month`, `pipeline`
 """
 
 
@@ -492,11 +513,13 @@ def scope_condition(scope: ReadScope) -> str | None:
 		if all(char in "()=,<>!" for char in token):
 			continue
 		return None
-	return _QUALIFIED.sub(lambda match: f"summary.`{match.group(2)}`", condition)
+	return _QUALIFIED.sub(
+		lambda match: f"summary.`{SUMMARY_KEY_OF.get(match.group(2), match.group(2))}`", condition
+	)
 
 
 # Opportunity filters the summary can apply (its keys).
-FILTER_KEYS = frozenset(("territory", "opportunity_owner", "sales_stage", "status"))
+FILTER_KEYS = frozenset(("territory", "opportunity_owner", "sales_stage", "status", "pipeline"))
 
 
 def month_aligned(from_date, to_date) -> bool:
@@ -557,6 +580,7 @@ PIPELINE_GROUPS = {
 		"summary.`close_month`",
 		"date_format(`tabOpportunity`.`expected_closing`, '%%Y-%%m-01')",
 	),
+	"pipeline": ("summary.`pipeline`", None),
 }
 
 
@@ -567,6 +591,7 @@ def open_pipeline(
 	*,
 	territories: list[str] | None = None,
 	owner: str | None = None,
+	pipeline: str | None = None,
 	group_by: str | tuple[str, ...] | None = None,
 ) -> list:
 	"""The open pipeline (open statuses, expected closing in the period) the caller may read, by the
@@ -606,7 +631,7 @@ def open_pipeline(
 	columns = []
 	for key in keys:
 		summary_column, scan_column = PIPELINE_GROUPS[key]
-		column = summary_column if from_summary else (scan_column or f"ifnull({_category_column()}, '')")
+		column = summary_column if from_summary else (scan_column or _scan_expression(key))
 		columns.append(f"nullif({column}, '') as `{key}`")
 	conditions = [f"{alias}.`company` = %(company)s", f"{alias}.`status` in %(statuses)s"]
 	if period_start:
@@ -620,6 +645,10 @@ def open_pipeline(
 	if owner:
 		conditions.append(f"{alias}.`opportunity_owner` = %(owner)s")
 		values["owner"] = owner
+	if pipeline:
+		column = "summary.`pipeline`" if from_summary else _scan_expression("pipeline")
+		conditions.append(f"{column} = %(pipeline)s")
+		values["pipeline"] = pipeline
 	if restriction:
 		conditions.append(f"({restriction})")
 	group = f"group by {', '.join(f'`{key}`' for key in keys)}" if keys else ""
@@ -637,8 +666,16 @@ def open_pipeline(
 	)
 
 
+def _scan_expression(key: str) -> str:
+	"""A grouping read from `tabOpportunity` that needs more than a column."""
+	if key == "pipeline":
+		return _pipeline_column().replace("`op_pipeline`", "`tabOpportunity`.`op_pipeline`")
+	return f"ifnull({_category_column()}, '')"
+
+
 # The summary key each renamed doctype's name is kept in.
 RENAMED_KEYS = {
+	"Sales Pipeline": "pipeline",
 	"Company": "company",
 	"Territory": "territory",
 	"User": "opportunity_owner",
@@ -661,7 +698,7 @@ def after_rename(
 	_insert_summary_rows(f"where grouped.`{field}` in %(names)s", values)
 
 
-def closed_totals(company: str, from_date, to_date, statuses) -> list | None:
+def closed_totals(company: str, from_date, to_date, statuses, pipeline: str | None = None) -> list | None:
 	"""Closed deals (of `statuses`) the caller may read, by status: deal_count and base_amount, by the
 	month of their Closed On; None when the summary cannot answer exactly (a window not of whole months,
 	a restriction it cannot state). A window ending today or later ends with this month: no deal is
@@ -685,6 +722,9 @@ def closed_totals(company: str, from_date, to_date, statuses) -> list | None:
 	if to_date:
 		conditions.append("summary.`closed_month` <= %(to_month)s")
 		values["to_month"] = to_date.replace(day=1)
+	if pipeline:
+		conditions.append("summary.`pipeline` = %(pipeline)s")
+		values["pipeline"] = pipeline
 	if restriction:
 		conditions.append(f"({restriction})")
 	return frappe.db.sql(

@@ -13,6 +13,7 @@ TRACKED_FIELDS: dict[str, str] = {
 	"probability": "number",
 	"expected_closing": "date",
 	"op_forecast_category": "text",
+	"op_pipeline": "text",
 }
 
 

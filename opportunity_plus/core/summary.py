@@ -1,7 +1,7 @@
 """The pipeline summary's arithmetic: what one opportunity adds to it, and what a change moves.
 
-The summary holds, per key (company, territory, owner, stage, status, forecast category, close month and,
-for a closed deal, the month it was closed in),
+The summary holds, per key (company, territory, owner, stage, status, forecast category, close month, for a
+closed deal the month it was closed in, and pipeline),
 the number of opportunities and their base and weighted amounts. Each opportunity adds exactly one
 Contribution; a change of an opportunity moves its contribution from one key to another (or changes its
 amounts in place). Keeping the summary equal to a recomputation is then a matter of applying, for every
@@ -30,6 +30,8 @@ class Key:
 	close_month: date | None
 	# the month a closed deal was closed in (Closed On); None while open
 	closed_month: date | None = None
+	# its Sales Pipeline (the glue gives a deal without one the default pipeline's name)
+	pipeline: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ def contribution(row: Mapping) -> Contribution:
 		forecast_category=_text(row.get("forecast_category")),
 		close_month=month_start(row.get("expected_closing")),
 		closed_month=month_start(row.get("closed_on")),
+		pipeline=_text(row.get("pipeline")),
 	)
 	return Contribution(key, base.quantize(SCALE, rounding=ROUND_HALF_UP), weighted)
 
@@ -107,6 +110,7 @@ def key_name(key: Key) -> str:
 		key.forecast_category,
 		key.close_month.isoformat() if key.close_month else "",
 		key.closed_month.isoformat() if key.closed_month else "",
+		key.pipeline,
 	]
 	return hashlib.md5(KEY_SEPARATOR.join(parts).encode("utf-8")).hexdigest()
 

@@ -11,7 +11,24 @@ from opportunity_plus.core import deal as deal_rules
 from opportunity_plus.core import history
 from opportunity_plus.core import stages as stage_rules
 from opportunity_plus.core.deal import close_date_required, is_overdue
-from opportunity_plus.pipeline import first_stage_of_kind, get_settings, get_stages, ordered_stages
+from opportunity_plus.core.pipelines import (
+	ITEMS,
+	SUBMITTED_QUOTATION,
+	choose_pipeline,
+	map_stage,
+	missing_for_entry,
+)
+from opportunity_plus.pipeline import (
+	PIPELINE_FIELD,
+	default_pipeline,
+	first_stage_of_kind,
+	get_pipeline,
+	get_pipelines,
+	get_settings,
+	get_stages,
+	ordered_stages,
+	pipeline_of,
+)
 
 HISTORY = history_rows.HISTORY
 
@@ -32,11 +49,15 @@ def validate(doc, method=None) -> None:
 	doc.base_opportunity_amount = flt(doc.opportunity_amount) * flt(doc.conversion_rate or 1)
 	_check_amounts(doc)
 
-	stages = get_stages()
 	before = doc.get_doc_before_save()
+	pipeline = _settle_pipeline(doc, before)
+	stages = get_stages(pipeline.name) if pipeline else get_stages()
 	_check_lost(doc, before, settings)
 	_stamp_closed_on(doc, before)
-	_keep_stage_and_status_in_step(doc, before, stages)
+	action = _keep_stage_and_status_in_step(doc, before, stages, pipeline)
+	_check_stage_in_pipeline(doc, before, stages, pipeline)
+	if action != stage_rules.REOPEN_STAGE:  # reopening puts the deal back where it was
+		_check_entry_rules(doc, before, pipeline)
 	_apply_stage_probability(doc, before, stages, settings)
 	_check_close_date(doc, stages, settings)
 	doc.op_is_overdue = int(
@@ -63,7 +84,10 @@ def onload(doc, method=None) -> None:
 	if doc.status not in stage_rules.OPEN_STATUSES:
 		closed_at = [e.changed_on for e in entries if e.field == "status" and e.to_value == doc.status]
 		until = closed_at[-1] if closed_at else until
-	stage_order = {name: index for index, name in enumerate(s.name for s in ordered_stages())}
+	pipeline = pipeline_of(doc)
+	stage_order = {
+		name: index for index, name in enumerate(s.name for s in ordered_stages(pipeline and pipeline.name))
+	}
 	durations = history.time_in_stages(entries, until)
 	doc.set_onload(
 		"op_history",
@@ -276,7 +300,113 @@ def _kind(stages, name) -> str | None:
 	return stage.kind if stage else None
 
 
-def _keep_stage_and_status_in_step(doc, before, stages) -> None:
+# --- pipelines -------------------------------------------------------------------------------------------
+
+
+class MissingForStage(frappe.ValidationError):
+	"""Entering a stage whose required fields are empty (the board asks for them instead)."""
+
+
+def _settle_pipeline(doc, before):
+	"""The deal's pipeline: chosen by the pipelines' rules when blank; a newly chosen one must be enabled;
+	a deal moved to another pipeline takes the matching stage there (core.pipelines.map_stage) unless this
+	save also picked one of the new pipeline's stages."""
+	if not doc.get(PIPELINE_FIELD):
+		doc.set(
+			PIPELINE_FIELD,
+			choose_pipeline(get_pipelines().values(), doc.get("opportunity_type"), doc.get("company")),
+		)
+	pipeline = get_pipeline(doc.get(PIPELINE_FIELD))
+	if not pipeline:
+		return None
+	old_name = _pipeline_before(before)
+	if before is not None and old_name == pipeline.name:
+		return pipeline
+	if not pipeline.enabled:
+		frappe.throw(
+			_("Sales Pipeline {0} is disabled: it takes no new deals.").format(pipeline.name),
+			title=_("Disabled Pipeline"),
+		)
+	if before is not None:
+		stage_picked = doc.sales_stage != before.sales_stage and pipeline.stage(doc.sales_stage)
+		if not stage_picked:
+			doc.sales_stage = map_stage(before.sales_stage, get_pipeline(old_name), pipeline)
+	return pipeline
+
+
+def _pipeline_before(before) -> str | None:
+	if before is None:
+		return None
+	# a deal saved before it had one is in the default pipeline
+	return before.get(PIPELINE_FIELD) or default_pipeline()
+
+
+def _unchanged(doc, before, pipeline) -> bool:
+	"""Neither the stage nor the pipeline changed in this save."""
+	return (
+		before is not None
+		and before.sales_stage == doc.sales_stage
+		and _pipeline_before(before) == pipeline.name
+	)
+
+
+def _check_stage_in_pipeline(doc, before, stages, pipeline) -> None:
+	"""A stage outside the deal's pipeline is refused when it is set (a new deal, a new stage or pipeline);
+	a deal left in a stage later removed from its pipeline can still be saved otherwise."""
+	if not pipeline or not doc.sales_stage or doc.sales_stage in stages or _unchanged(doc, before, pipeline):
+		return
+	frappe.throw(
+		_("Sales Stage {0} is not a stage of the pipeline {1}. Its stages: {2}.").format(
+			doc.sales_stage, pipeline.name, ", ".join(pipeline.stage_names())
+		),
+		title=_("Stage Not in Pipeline"),
+	)
+
+
+def _check_entry_rules(doc, before, pipeline) -> None:
+	"""Entering an open stage (a new deal, a stage change, a move to another pipeline) needs the stage's
+	required fields, all named in one message. Won- and Lost-kind stages are reached through ERPNext's own
+	flows (conversion, declare lost), which their rules never block."""
+	if not pipeline or not doc.sales_stage or _unchanged(doc, before, pipeline):
+		return
+	row = pipeline.stage(doc.sales_stage)
+	if not row or row.stage.kind != "Open" or not row.required_fields:
+		return
+	missing = missing_fields(doc, row)
+	if missing:
+		frappe.throw(
+			_("To enter the stage {0}, the opportunity needs: {1}.").format(
+				doc.sales_stage, ", ".join(required_field_label(doc.meta, name) for name in missing)
+			),
+			MissingForStage,
+			title=_("Required for {0}").format(doc.sales_stage),
+		)
+
+
+def missing_fields(doc, row) -> list[str]:
+	"""The row's required fields the deal does not have yet."""
+	needs_quotation = SUBMITTED_QUOTATION in row.required_fields
+	return missing_for_entry(
+		row.required_fields,
+		{name: doc.get(name) for name in row.required_fields if name not in (ITEMS, SUBMITTED_QUOTATION)},
+		item_count=len(doc.get(ITEMS) or []),
+		has_submitted_quotation=bool(
+			needs_quotation
+			and not doc.is_new()
+			and frappe.db.exists("Quotation", {"opportunity": doc.name, "docstatus": 1})
+		),
+	)
+
+
+def required_field_label(meta, name: str) -> str:
+	if name == SUBMITTED_QUOTATION:
+		return _("a submitted Quotation")
+	# A label comes from the doctype, where Frappe's extractor finds it: translated from a variable.
+	translate = _
+	return translate(meta.get_label(name))
+
+
+def _keep_stage_and_status_in_step(doc, before, stages, pipeline=None) -> str:
 	old_status = before.status if before else None
 	old_stage = before.sales_stage if before else None
 	stage_changed = doc.sales_stage != old_stage
@@ -301,10 +431,11 @@ def _keep_stage_and_status_in_step(doc, before, stages) -> None:
 		stage_changed=stage_changed,
 		status_changed=doc.status != old_status,
 	)
-	_apply_reconcile_action(doc, action)
+	_apply_reconcile_action(doc, action, pipeline.name if pipeline else None)
+	return action
 
 
-def _apply_reconcile_action(doc, action: str) -> None:
+def _apply_reconcile_action(doc, action: str, pipeline: str | None = None) -> None:
 	if action == stage_rules.LOST_REQUIRES_FLOW:
 		frappe.throw(
 			_(
@@ -321,20 +452,20 @@ def _apply_reconcile_action(doc, action: str) -> None:
 			title=_("Won Stage"),
 		)
 	elif action == stage_rules.MOVE_TO_WON:
-		stage = first_stage_of_kind("Won")
+		stage = first_stage_of_kind("Won", pipeline)
 		if stage:
 			doc.sales_stage = stage.name
 	elif action == stage_rules.MOVE_TO_LOST:
-		stage = first_stage_of_kind("Lost")
+		stage = first_stage_of_kind("Lost", pipeline)
 		if stage:
 			doc.sales_stage = stage.name
 	elif action == stage_rules.REOPEN_STAGE:
-		doc.sales_stage = _last_open_stage(doc)
+		doc.sales_stage = _last_open_stage(doc, pipeline)
 
 
-def _last_open_stage(doc) -> str | None:
-	"""The open stage the deal was in before it closed, else the first open stage."""
-	stages = get_stages()
+def _last_open_stage(doc, pipeline: str | None = None) -> str | None:
+	"""The open stage (of its pipeline) the deal was in before it closed, else the first open stage."""
+	stages = get_stages(pipeline)
 	if doc.name and not doc.is_new():
 		for row in frappe.get_all(
 			HISTORY,
@@ -345,14 +476,18 @@ def _last_open_stage(doc) -> str | None:
 			for candidate in (row.to_value, row.from_value):
 				if _kind(stages, candidate) == "Open":
 					return candidate
-	stage = first_stage_of_kind("Open")
+	stage = first_stage_of_kind("Open", pipeline)
 	return stage.name if stage else None
 
 
 def _apply_stage_probability(doc, before, stages, settings) -> None:
 	stage = stages.get(doc.sales_stage) if doc.sales_stage else None
 	if before:
-		stage_changed = doc.sales_stage != before.sales_stage
+		# a move to another pipeline counts as a stage change, unless the probability was set by hand
+		moved = _pipeline_before(before) != (doc.get(PIPELINE_FIELD) or None)
+		stage_changed = doc.sales_stage != before.sales_stage or (
+			moved and not before.get("op_probability_overridden")
+		)
 		probability_changed = flt(doc.probability) != flt(before.probability)
 	else:
 		stage_changed = bool(doc.sales_stage)
@@ -390,7 +525,8 @@ def _follow_status_set_outside_save(doc) -> None:
 	closed_on = today() if doc.status in stage_rules.CLOSED_STATUSES else None
 	if str(doc.get("op_closed_on") or "") != str(closed_on or ""):
 		doc.db_set("op_closed_on", closed_on, update_modified=False)
-	stages = get_stages()
+	pipeline = pipeline_of(doc)
+	stages = get_stages(pipeline.name) if pipeline else get_stages()
 	action = stage_rules.reconcile_stage(
 		old_status=old_status,
 		new_status=doc.status,
@@ -400,7 +536,7 @@ def _follow_status_set_outside_save(doc) -> None:
 		status_changed=True,
 	)
 	kind = {stage_rules.MOVE_TO_WON: "Won", stage_rules.MOVE_TO_LOST: "Lost"}.get(action)
-	stage = first_stage_of_kind(kind) if kind else None
+	stage = first_stage_of_kind(kind, pipeline.name if pipeline else None) if kind else None
 	if not stage:
 		return
 	# The stage moved: hand-set values that depended on the old one go (the history records it).

@@ -41,6 +41,16 @@ CUSTOM_FIELDS: dict[str, list[dict]] = {
 	],
 	"Opportunity": [
 		{
+			"fieldname": "op_pipeline",
+			"label": "Pipeline",
+			"fieldtype": "Link",
+			"options": "Sales Pipeline",
+			"insert_after": "column_break_10",
+			"in_standard_filter": 1,
+			"description": "The Sales Pipeline the deal moves through: its stage is one of the pipeline's. Left blank, "
+			"the pipelines' rules choose it.",
+		},
+		{
 			"fieldname": "op_is_overdue",
 			"label": "Overdue",
 			"fieldtype": "Check",

@@ -11,7 +11,7 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
-from opportunity_plus import assignment, categories, followups, response, summary
+from opportunity_plus import assignment, categories, followups, pipelines, response, summary
 from opportunity_plus.api import movement
 from opportunity_plus.core.stages import CLOSED_STATUSES, stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
@@ -52,8 +52,11 @@ def sync() -> None:
 	ensure_indexes()
 	backfill_closed_on()
 	assignment.ensure_assignment_rules()
-	# Stage categories where blank, then each opportunity's category in force where stale.
-	categories.sync()
+	# Stage categories where blank; the default pipeline (the stages as they are) and every deal in a
+	# pipeline; then each opportunity's category in force where stale.
+	categories.seed_stage_categories()
+	pipelines.sync()
+	categories.refresh_effective()
 
 
 def sync_custom_fields() -> None:

@@ -15,7 +15,7 @@ from opportunity_plus import summary
 from opportunity_plus.api.board import declare_lost, move_to_stage
 from opportunity_plus.api.forecast import build_forecast
 from opportunity_plus.permissions import read_scope
-from opportunity_plus.pipeline import first_stage_of_kind, ordered_stages
+from opportunity_plus.pipeline import default_pipeline, first_stage_of_kind, ordered_stages
 from opportunity_plus.tests.integration import endpoint, factories
 from opportunity_plus.tests.integration.test_closing import AutoCloseCase
 
@@ -30,13 +30,14 @@ def recomputed(territories: list[str]) -> dict:
 			ifnull(opportunity_owner, '') opportunity_owner, ifnull(sales_stage, '') sales_stage,
 			ifnull(status, '') status, ifnull({summary._category_column()}, '') forecast_category,
 			date_format(expected_closing, '%%Y-%%m-01') close_month,
-			date_format(op_closed_on, '%%Y-%%m-01') closed_month, count(*) deal_count,
+			date_format(op_closed_on, '%%Y-%%m-01') closed_month,
+			ifnull(nullif(op_pipeline, ''), %(default)s) pipeline, count(*) deal_count,
 			sum(round(base_opportunity_amount, 9)) base_amount,
 			sum(round(base_opportunity_amount * probability / 100, 9)) weighted_amount
 		from `tabOpportunity` where territory in %(territories)s
-		group by 1, 2, 3, 4, 5, 6, 7, 8
+		group by 1, 2, 3, 4, 5, 6, 7, 8, 9
 		""",
-		{"territories": territories},
+		{"territories": territories, "default": default_pipeline()},
 		as_dict=True,
 	)
 	return {_key(row): (row.deal_count, flt(row.base_amount, 9), flt(row.weighted_amount, 9)) for row in rows}
@@ -47,7 +48,7 @@ def summarised(territories: list[str]) -> dict:
 	rows = frappe.db.sql(
 		f"""select company, territory, opportunity_owner, sales_stage, status, forecast_category,
 			date_format(close_month, '%%Y-%%m-01') close_month, date_format(closed_month, '%%Y-%%m-01') closed_month,
-			deal_count, base_amount, weighted_amount
+			pipeline, deal_count, base_amount, weighted_amount
 		from {summary.SUMMARY_TABLE} where territory in %(territories)s""",
 		{"territories": territories},
 		as_dict=True,

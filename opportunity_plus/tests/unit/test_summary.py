@@ -20,6 +20,7 @@ ROW = {
 def test_contribution_keys_and_amounts():
 	c = contribution(ROW)
 	assert c.key == Key("ACME", "", "rep@x.com", "Proposal", "Open", "Best Case", date(2026, 12, 1), None)
+	assert contribution({**ROW, "pipeline": "Renewals"}).key.pipeline == "Renewals"
 	closed = contribution({**ROW, "status": "Converted", "closed_on": date(2026, 11, 20)})
 	assert closed.key.closed_month == date(2026, 11, 1)
 	assert c.base_amount == Decimal("1000.123456789")
@@ -41,8 +42,11 @@ def test_month_start_accepts_dates_datetimes_and_text():
 
 def test_key_name_is_the_digest_the_rebuild_computes_in_sql():
 	key = Key("ACME", "Zürich 50%", "", "Proposal", "Open", "", date(2026, 12, 1))
-	text = "\x1f".join(["ACME", "Zürich 50%", "", "Proposal", "Open", "", "2026-12-01", ""])
+	text = "\x1f".join(["ACME", "Zürich 50%", "", "Proposal", "Open", "", "2026-12-01", "", ""])
 	assert key_name(key) == hashlib.md5(text.encode()).hexdigest()
+	renewals = Key("ACME", "", "", "Proposal", "Open", "", None, None, "Renewals")
+	text = "\x1f".join(["ACME", "", "", "Proposal", "Open", "", "", "", "Renewals"])
+	assert key_name(renewals) == hashlib.md5(text.encode()).hexdigest()
 	assert key_name(Key("A", "", "", "", "", "", None)).isalnum()
 
 
