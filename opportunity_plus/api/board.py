@@ -12,6 +12,7 @@ import frappe
 from frappe import _
 from frappe.utils import add_days, cint, flt, nowdate
 
+from opportunity_plus.api.pipelines import requirements_of
 from opportunity_plus.api.utils import (
 	MAX_NAME_LENGTH,
 	check_exists,
@@ -20,10 +21,11 @@ from opportunity_plus.api.utils import (
 	parse_filters,
 	parse_flag,
 	parse_int,
+	parse_json_value,
 	parse_name,
 )
 from opportunity_plus.core.stages import OPEN_STATUSES
-from opportunity_plus.pipeline import get_stages, ordered_stages
+from opportunity_plus.pipeline import PIPELINE_FIELD, get_pipeline, get_stages, ordered_stages, pipeline_of
 
 # Extra filters a caller may pass; territory also matches the territories below it.
 FILTER_FIELDS = ("territory", "opportunity_owner", "opportunity_type", "source")
@@ -58,10 +60,11 @@ def get_board(
 	filters: dict | str | None = None,
 	limit_per_stage: int = 50,
 	include_closed: bool = False,
+	pipeline: str | None = None,
 ) -> dict:
-	"""One column per sales stage in pipeline order (and "No Stage" when some deal has none), each with
-	its kind, default probability, count, amount and weighted amount over every matching opportunity,
-	and its `limit_per_stage` largest deals as cards.
+	"""One column per stage of `pipeline` (default: the default pipeline) in its order (and "No Stage"
+	when some deal has none), each with its kind, default probability, count, amount and weighted amount
+	over every matching opportunity of the pipeline, and its `limit_per_stage` largest deals as cards.
 
 	Shows open deals; with `include_closed`, also those lost or converted in the last 30 days."""
 	company = company or default_company()
@@ -72,14 +75,17 @@ def get_board(
 	include_closed = parse_flag(include_closed, _("Include Closed"))
 	if not frappe.has_permission("Opportunity", "read"):
 		frappe.throw(_("You are not permitted to read Opportunities."), frappe.PermissionError)
+	board_pipeline = _board_pipeline(pipeline)
 
 	conditions, or_conditions = _conditions(company, _parse_filters(filters), bool(include_closed))
+	if board_pipeline:
+		conditions.append(_pipeline_condition(board_pipeline))
 	totals_by_stage = _totals_by_stage(conditions, or_conditions)
 
 	precision = frappe.get_precision("Opportunity", "base_opportunity_amount")
 	cards_by_stage = _cards_by_stage(list(totals_by_stage), conditions, or_conditions, limit_per_stage)
 	columns = []
-	for stage, kind, probability in _column_stages(totals_by_stage):
+	for stage, kind, probability in _column_stages(totals_by_stage, board_pipeline):
 		row = totals_by_stage.get(stage) or frappe._dict()
 		count = cint(row.deal_count)
 		cards = cards_by_stage.get(stage, [])
@@ -100,6 +106,7 @@ def get_board(
 	open_columns = [column for column in columns if column["kind"] == "Open"]
 	return {
 		"company": company,
+		"pipeline": board_pipeline.name if board_pipeline else None,
 		"currency": frappe.get_cached_value("Company", company, "default_currency"),
 		"include_closed": bool(include_closed),
 		"limit_per_stage": limit_per_stage,
@@ -115,20 +122,25 @@ def get_board(
 
 
 @frappe.whitelist(methods=["POST"])
-def move_to_stage(opportunity: str, stage: str) -> dict:
-	"""Move a deal to another stage by saving it as the form would; returns the updated card.
+def move_to_stage(opportunity: str, stage: str, values: dict | str | None = None) -> dict:
+	"""Move a deal to another stage of its pipeline by saving it as the form would; returns the updated
+	card. `values`: the stage's required fields the deal lacks (what the board's dialog asked for), set in
+	the same save; a field the stage does not require is refused.
 
 	A lost stage is refused with LostFlowRequired unless the deal is already lost: the desk opens the lost
-	dialog instead (`declare_lost`). The app's rules refuse a won stage unless the deal is converted."""
+	dialog instead (`declare_lost`). The app's rules refuse a won stage unless the deal is converted, and a
+	stage whose required fields are still empty (MissingForStage, naming them)."""
 	doc = get_document("Opportunity", opportunity, _("Opportunity"), "write")
-	target = _get_stage(stage)
+	target = _get_stage(stage, pipeline_of(doc))
+	values = _required_values(values, doc, target.name)
 	if target.kind == "Lost" and doc.status != "Lost":
 		frappe.throw(
 			_("{0} is a lost stage: declare the opportunity lost with a reason instead.").format(target.name),
 			LostFlowRequired,
 			title=_("Use the Lost Flow"),
 		)
-	if doc.sales_stage != target.name:
+	if doc.sales_stage != target.name or values:
+		doc.update(values)
 		doc.sales_stage = target.name
 		doc.save()
 	return _card(doc)
@@ -159,7 +171,7 @@ def declare_lost(
 			title=_("Converted Opportunity"),
 		)
 	if stage:
-		target = _get_stage(stage)
+		target = _get_stage(stage, pipeline_of(doc))
 		if target.kind != "Lost":
 			frappe.throw(_("{0} is not a lost stage.").format(echo(target.name)))
 		# set in the same save as the status, so the rules keep this lost stage
@@ -230,9 +242,11 @@ def _totals_by_stage(conditions: list, or_conditions: list | None) -> dict[str |
 	return totals
 
 
-def _column_stages(totals_by_stage: dict) -> list[tuple[str | None, str, float | None]]:
-	"""(stage, kind, default probability) of each column, in pipeline order."""
-	columns = [(stage.name, stage.kind, stage.probability) for stage in ordered_stages()]
+def _column_stages(totals_by_stage: dict, pipeline=None) -> list[tuple[str | None, str, float | None]]:
+	"""(stage, kind, default probability) of each column, in the pipeline's order."""
+	columns = [
+		(stage.name, stage.kind, stage.probability) for stage in ordered_stages(pipeline and pipeline.name)
+	]
 	known = {stage for stage, _kind, _probability in columns}
 	# a deal without a stage, or (after a stage was renamed outside the app) with an unknown one
 	extra = sorted(stage for stage in totals_by_stage if stage and stage not in known)
@@ -297,12 +311,50 @@ def _card(row) -> dict:
 	return card
 
 
-def _get_stage(name: str):
+def _get_stage(name: str, pipeline=None):
+	"""The stage `name` of the deal's pipeline."""
 	name = parse_name(name, _("Sales Stage"))
-	stage = get_stages().get(name)
+	stage = get_stages(pipeline.name if pipeline else None).get(name)
 	if not stage:
+		if pipeline and name in get_stages():
+			frappe.throw(
+				_("Sales Stage {0} is not a stage of the pipeline {1}.").format(echo(name), pipeline.name),
+				title=_("Stage Not in Pipeline"),
+			)
 		frappe.throw(_("Sales Stage {0} does not exist.").format(echo(name)), frappe.DoesNotExistError)
 	return stage
+
+
+def _board_pipeline(name):
+	if name in (None, ""):
+		return get_pipeline()
+	name = parse_name(name, _("Sales Pipeline"))
+	found = get_pipeline(name)
+	if not found:
+		frappe.throw(_("Sales Pipeline {0} does not exist.").format(echo(name)), frappe.DoesNotExistError)
+	return found
+
+
+def _pipeline_condition(pipeline) -> list:
+	# a deal without a pipeline is in the default one
+	if pipeline.is_default:
+		return ["Opportunity", PIPELINE_FIELD, "in", [pipeline.name, ""]]
+	return ["Opportunity", PIPELINE_FIELD, "=", pipeline.name]
+
+
+def _required_values(values, doc, stage: str) -> dict:
+	"""The values the board's dialog sends: only fields the stage requires, never item lines."""
+	if values in (None, ""):
+		return {}
+	values = parse_json_value(values, _("Values"), dict)
+	allowed = set(requirements_of(doc.get(PIPELINE_FIELD), stage)) - {"items", "submitted_quotation"}
+	unknown = [field for field in values if field not in allowed]
+	if unknown:
+		frappe.throw(
+			_("{0} is not a field the stage {1} asks for.").format(echo(", ".join(map(str, unknown))), stage),
+			title=_("Not Asked For"),
+		)
+	return values
 
 
 def _names(value, key: str) -> list[str]:

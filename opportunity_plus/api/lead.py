@@ -14,6 +14,7 @@ from frappe.utils import flt
 from opportunity_plus.api.utils import echo, get_document, parse_date, parse_flag, parse_name
 from opportunity_plus.core import deal as deal_rules
 from opportunity_plus.core.stages import OPEN_STATUSES
+from opportunity_plus.pipeline import get_pipeline
 
 LEAD = "Lead"
 CUSTOMER = "Customer"
@@ -29,12 +30,15 @@ def convert_lead(
 	expected_closing: str | None = None,
 	sales_stage: str | None = None,
 	move_open_opportunities: bool = False,
+	pipeline: str | None = None,
 ) -> dict:
 	"""Make a Customer from `lead` and an Opportunity for it; optionally move the lead's open opportunities.
 
 	Needs read and write permission on the lead (and write on each opportunity moved), and create
 	permission on Customer and Opportunity. A lead that is already converted or has a customer is
-	refused. Returns the new customer's and opportunity's names and the opportunities moved.
+	refused. The opportunity goes to `pipeline` (default: the one the pipelines' rules choose), and its
+	stage must be one of that pipeline's. Returns the new customer's and opportunity's names and the
+	opportunities moved.
 	"""
 	doc = get_document(LEAD, lead, _("Lead"), "read")
 	doc.check_permission("write")
@@ -52,6 +56,13 @@ def convert_lead(
 			frappe.LinkValidationError,
 			title=_("Not Found"),
 		)
+	pipeline = parse_name(pipeline, _("Sales Pipeline"), required=False)
+	if pipeline and not get_pipeline(pipeline):
+		frappe.throw(
+			_("Sales Pipeline {0} does not exist.").format(echo(pipeline)),
+			frappe.LinkValidationError,
+			title=_("Not Found"),
+		)
 	move_open_opportunities = parse_flag(move_open_opportunities, _("Move Open Opportunities"))
 	# checked before anything is written, so a refusal leaves no trace
 	to_move = _open_opportunities(doc.name) if move_open_opportunities else []
@@ -60,7 +71,7 @@ def convert_lead(
 	try:
 		customer = make_customer(doc.name)
 		customer.insert()
-		opportunity = _first_opportunity(customer, deal_name, amount, expected_closing, sales_stage)
+		opportunity = _first_opportunity(customer, deal_name, amount, expected_closing, sales_stage, pipeline)
 		for deal in to_move:
 			deal.opportunity_from = CUSTOMER
 			deal.party_name = customer.name
@@ -121,6 +132,7 @@ def _first_opportunity(
 	amount: float | None,
 	expected_closing,
 	sales_stage: str | None,
+	pipeline: str | None = None,
 ) -> Document:
 	company = frappe.defaults.get_user_default("Company") or frappe.db.get_single_value(
 		"Global Defaults", "default_company"
@@ -142,4 +154,6 @@ def _first_opportunity(
 		values["expected_closing"] = expected_closing
 	if sales_stage:
 		values["sales_stage"] = sales_stage
+	if pipeline:
+		values["op_pipeline"] = pipeline
 	return frappe.get_doc(values).insert()

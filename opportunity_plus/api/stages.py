@@ -10,8 +10,8 @@ import frappe
 from frappe import _
 from frappe.utils import flt
 
-from opportunity_plus.api.utils import MAX_NAME_LENGTH, echo, parse_int, parse_json_value
-from opportunity_plus.pipeline import ordered_stages
+from opportunity_plus.api.utils import MAX_NAME_LENGTH, echo, parse_int, parse_json_value, parse_name
+from opportunity_plus.pipeline import get_pipeline, ordered_stages
 
 MAX_RESULTS = 100
 
@@ -23,13 +23,24 @@ def _check_may_read_opportunities() -> None:
 
 @frappe.whitelist()
 @frappe.read_only()
-def get_stages() -> list[dict]:
-	"""Every sales stage in pipeline order: name, kind (Open, Won or Lost) and default probability."""
+def get_stages(pipeline: str | None = None) -> list[dict]:
+	"""The stages of `pipeline` in its order (without one: every stage of every pipeline, the default
+	pipeline's first): name, kind (Open, Won or Lost) and default probability."""
 	_check_may_read_opportunities()
+	pipeline = _pipeline(pipeline)
 	return [
 		{"name": stage.name, "kind": stage.kind, "probability": stage.probability}
-		for stage in ordered_stages()
+		for stage in ordered_stages(pipeline)
 	]
+
+
+def _pipeline(name) -> str | None:
+	if name in (None, ""):
+		return None
+	name = parse_name(name, _("Sales Pipeline"))
+	if not get_pipeline(name):
+		frappe.throw(_("Sales Pipeline {0} does not exist.").format(echo(name)), frappe.DoesNotExistError)
+	return name
 
 
 @frappe.whitelist()
@@ -55,11 +66,14 @@ def search_stages(
 		frappe.throw(_("The search text must be text of at most {0} characters.").format(MAX_NAME_LENGTH))
 	start = parse_int(start or 0, _("Start"), 0, 10**6)
 	page_len = parse_int(page_len or 20, _("Page Length"), 1, MAX_RESULTS)
+	pipeline = None
 	if filters not in (None, ""):
-		# the link field's filters: a Sales Stage link has none, so only their shape is checked
-		parse_json_value(filters, _("Filters"), (dict, list))
+		# the link field's filters: the form and the board pass the deal's pipeline
+		filters = parse_json_value(filters, _("Filters"), (dict, list))
+		if isinstance(filters, dict):
+			pipeline = _pipeline(filters.get("pipeline") or filters.get("op_pipeline"))
 	needle = txt.strip().lower()
-	matches = [stage for stage in ordered_stages() if needle in stage.name.lower()]
+	matches = [stage for stage in ordered_stages(pipeline) if needle in stage.name.lower()]
 	kinds = {"Open": _("Open"), "Won": _("Won"), "Lost": _("Lost")}
 	return [
 		(stage.name, _("{0} · {1}%").format(kinds.get(stage.kind, stage.kind), f"{flt(stage.probability):g}"))

@@ -319,6 +319,12 @@ def _settle_pipeline(doc, before):
 	pipeline = get_pipeline(doc.get(PIPELINE_FIELD))
 	if not pipeline:
 		return None
+	if before is None and not pipeline.stage(doc.sales_stage):
+		# ERPNext gives a new deal its field's default stage (Prospecting): in a pipeline without it, the
+		# deal starts in the pipeline's first open stage instead. A stage picked by hand is checked below.
+		if doc.sales_stage == doc.meta.get_field("sales_stage").default:
+			first = pipeline.first_of_kind("Open")
+			doc.sales_stage = first.name if first else None
 	old_name = _pipeline_before(before)
 	if before is not None and old_name == pipeline.name:
 		return pipeline

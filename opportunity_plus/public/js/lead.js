@@ -40,9 +40,22 @@ opportunity_plus.convert_lead = function (frm) {
 			},
 			{
 				fieldtype: "Link",
+				fieldname: "pipeline",
+				label: __("Pipeline"),
+				options: "Sales Pipeline",
+				description: __("Blank: the one the pipelines' rules choose."),
+				get_query: () => ({ filters: { enabled: 1 } }),
+				onchange: () => dialog.set_value("sales_stage", ""),
+			},
+			{
+				fieldtype: "Link",
 				fieldname: "sales_stage",
 				label: __("Sales Stage"),
 				options: "Sales Stage",
+				// the stages of the chosen pipeline (else of the one the rules would choose), in its order
+				get_query: () => ({
+					filters: { pipeline: dialog.get_value("pipeline") || dialog.suggested_pipeline || "" },
+				}),
 				// Stock ERPNext lets only Sales Manager read Sales Stage, so Frappe's link check
 				// (frappe.client.validate_link) refuses a Sales User the stage they picked. The search lists
 				// the stages for every sales role (hooks.standard_queries) and convert_lead checks the stage.
@@ -71,4 +84,14 @@ opportunity_plus.convert_lead = function (frm) {
 		},
 	});
 	dialog.show();
+	// A customer's first deal is of type Sales in the default company, as convert_lead makes it.
+	frappe
+		.xcall("opportunity_plus.api.pipelines.suggest_pipeline", {
+			opportunity_type: "Sales",
+			company: frappe.defaults.get_user_default("Company") || "",
+		})
+		.then((pipeline) => {
+			dialog.suggested_pipeline = pipeline;
+			if (pipeline) dialog.fields_dict.pipeline.set_description(__("Blank: {0}", [pipeline]));
+		});
 };

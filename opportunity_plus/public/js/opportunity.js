@@ -1,5 +1,5 @@
-// Opportunity Plus: deal history, the party's other deals, stage probability and overdue flag on
-// ERPNext's Opportunity form.
+// Opportunity Plus: deal history, the party's other deals, the deal's pipeline (its stages, the stage's
+// guidance and required fields), stage probability and overdue flag on ERPNext's Opportunity form.
 
 frappe.ui.form.on("Opportunity", {
 	setup(frm) {
@@ -10,20 +10,53 @@ frappe.ui.form.on("Opportunity", {
 		if (!frappe.model.can_read("Sales Stage")) {
 			frm.set_df_property("sales_stage", "ignore_link_validation", 1);
 		}
+		// The stage picker offers the deal's pipeline's stages, in its order.
+		frm.set_query("sales_stage", () => ({ filters: { pipeline: frm.doc.op_pipeline || "" } }));
+		frm.set_query("op_pipeline", () => ({ filters: { enabled: 1 } }));
+	},
+
+	onload(frm) {
+		if (frm.is_new()) opportunity_plus.suggest_pipeline(frm);
 	},
 
 	refresh(frm) {
+		// What the deal was saved with: entering another stage (or pipeline) is what its rules check.
+		frm._op_saved = frm.is_new() ? {} : { stage: frm.doc.sales_stage, pipeline: frm.doc.op_pipeline };
 		opportunity_plus.render_history(frm);
 		opportunity_plus.render_party_deals(frm);
 		opportunity_plus.show_pipeline_indicators(frm);
+		opportunity_plus.show_stage_rules(frm);
+	},
+
+	opportunity_type(frm) {
+		if (frm.is_new()) opportunity_plus.suggest_pipeline(frm);
+	},
+
+	company(frm) {
+		if (frm.is_new()) opportunity_plus.suggest_pipeline(frm);
+	},
+
+	op_pipeline(frm) {
+		// A saved deal is moved to the matching stage of the new pipeline by the server on save; a new
+		// one starts in the pipeline's first open stage unless its stage is one of the pipeline's.
+		if (frm.is_new() && frm.doc.op_pipeline) {
+			opportunity_plus.get_pipelines().then((pipelines) => {
+				const pipeline = pipelines.find((row) => row.name === frm.doc.op_pipeline);
+				if (!pipeline || pipeline.stages.some((row) => row.name === frm.doc.sales_stage)) return;
+				const first = pipeline.stages.find((row) => row.kind === "Open");
+				if (first) frm.set_value("sales_stage", first.name);
+			});
+		}
+		opportunity_plus.show_stage_rules(frm);
 	},
 
 	sales_stage(frm) {
+		opportunity_plus.show_stage_rules(frm);
 		// The server applies the stage's default probability on save unless the user sets one by hand
 		// in the same save; show the default right away so the user sees what will be saved.
 		if (!frm.doc.sales_stage) return;
 		// Through the app's method: stock ERPNext lets only Sales Manager read Sales Stage itself.
-		opportunity_plus.get_stages().then((stages) => {
+		opportunity_plus.get_stages(frm.doc.op_pipeline).then((stages) => {
 			const stage = stages.find((row) => row.name === frm.doc.sales_stage);
 			if (!stage) return;
 			if (stage.kind === "Lost") {
@@ -50,17 +83,85 @@ frappe.ui.form.on("Opportunity", {
 
 frappe.provide("opportunity_plus");
 
-// The sales stages (name, kind, default probability) in pipeline order, loaded once per page.
-opportunity_plus.get_stages = function () {
-	if (!opportunity_plus._stages) {
-		opportunity_plus._stages = frappe
-			.xcall("opportunity_plus.api.stages.get_stages")
+// The stages (name, kind, default probability) of a pipeline (every pipeline's without one), in its
+// order, loaded once per page.
+opportunity_plus.get_stages = function (pipeline) {
+	opportunity_plus._stages = opportunity_plus._stages || {};
+	const key = pipeline || "";
+	if (!opportunity_plus._stages[key]) {
+		opportunity_plus._stages[key] = frappe
+			.xcall("opportunity_plus.api.stages.get_stages", pipeline ? { pipeline } : {})
 			.catch((error) => {
-				opportunity_plus._stages = null;
+				delete opportunity_plus._stages[key];
 				throw error;
 			});
 	}
-	return opportunity_plus._stages;
+	return opportunity_plus._stages[key];
+};
+
+// Every pipeline with its stages, their guidance and required fields, loaded once per page.
+opportunity_plus.get_pipelines = function () {
+	if (!opportunity_plus._pipelines) {
+		opportunity_plus._pipelines = frappe
+			.xcall("opportunity_plus.api.pipelines.get_pipelines", { include_disabled: 1 })
+			.catch((error) => {
+				opportunity_plus._pipelines = null;
+				throw error;
+			});
+	}
+	return opportunity_plus._pipelines;
+};
+
+// A new deal shows the pipeline its type and company give it (what the save would choose), until the
+// user picks another.
+opportunity_plus.suggest_pipeline = function (frm) {
+	if (frm.doc.op_pipeline && frm.doc.op_pipeline !== frm._op_suggested_pipeline) return;
+	frappe
+		.xcall("opportunity_plus.api.pipelines.suggest_pipeline", {
+			opportunity_type: frm.doc.opportunity_type || "",
+			company: frm.doc.company || "",
+		})
+		.then((pipeline) => {
+			if (!pipeline || frm.doc.op_pipeline === pipeline) return;
+			if (frm.doc.op_pipeline && frm.doc.op_pipeline !== frm._op_suggested_pipeline) return;
+			frm._op_suggested_pipeline = pipeline;
+			frm.set_value("op_pipeline", pipeline);
+		});
+};
+
+// The stage's guidance above the form, and its required fields marked while the deal is entering it
+// (a new deal, another stage or another pipeline): the server refuses the save without them.
+opportunity_plus.show_stage_rules = function (frm) {
+	opportunity_plus.get_pipelines().then((pipelines) => {
+		const pipeline =
+			pipelines.find((row) => row.name === frm.doc.op_pipeline) ||
+			pipelines.find((row) => row.is_default);
+		const stage = pipeline && pipeline.stages.find((row) => row.name === frm.doc.sales_stage);
+		for (const fieldname of frm._op_required || []) frm.toggle_reqd(fieldname, false);
+		frm._op_required = [];
+		const saved = frm._op_saved || {};
+		const entering =
+			stage &&
+			stage.kind === "Open" &&
+			(frm.is_new() || saved.stage !== frm.doc.sales_stage || saved.pipeline !== frm.doc.op_pipeline);
+		const notes = [];
+		if (stage && stage.guidance) notes.push(frappe.utils.escape_html(stage.guidance));
+		if (entering && stage.required_fields.length) {
+			for (const field of stage.required_fields) {
+				if (field.fieldname !== "submitted_quotation" && frm.fields_dict[field.fieldname]) {
+					frm.toggle_reqd(field.fieldname, true);
+					frm._op_required.push(field.fieldname);
+				}
+			}
+			notes.push(
+				__("To enter {0} the deal needs: {1}.", [
+					frappe.utils.escape_html(stage.name).bold(),
+					stage.required_fields.map((field) => frappe.utils.escape_html(field.label)).join(", "),
+				])
+			);
+		}
+		frm.set_intro(notes.length ? notes.join("<br>") : "", "blue");
+	});
 };
 
 opportunity_plus.show_pipeline_indicators = function (frm) {

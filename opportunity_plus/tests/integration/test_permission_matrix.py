@@ -411,6 +411,17 @@ def expect_opportunity_reader(ctx, user):
 	return "answered" if frappe.has_permission("Opportunity", "read", user=user) else REFUSED
 
 
+def read_stage_requirements(ctx, user):
+	opportunity = ctx.readable.get(user) or ctx.deals["A1"]
+	stage = frappe.db.get_value("Opportunity", opportunity, "sales_stage") or first_stage_of_kind("Open").name
+	answer = endpoint.call(
+		"opportunity_plus.api.pipelines.get_stage_requirements",
+		{"opportunity": opportunity, "stage": stage},
+		user=user,
+	)
+	return answer, (lambda result: "answered")
+
+
 def read_autoclose_preview(ctx, user):
 	return endpoint.call("opportunity_plus.api.autoclose.preview", {"horizon_days": 5}, user=user), (
 		lambda result: "answered"
@@ -619,6 +630,18 @@ READERS = {
 		expect_stage_reader,
 	),
 	"opportunity_plus.api.autoclose.preview": (read_autoclose_preview, expect_settings_manager),
+	"opportunity_plus.api.pipelines.get_pipelines": (
+		read_stages("opportunity_plus.api.pipelines.get_pipelines"),
+		expect_opportunity_reader,
+	),
+	"opportunity_plus.api.pipelines.suggest_pipeline": (
+		read_stages("opportunity_plus.api.pipelines.suggest_pipeline"),
+		expect_opportunity_reader,
+	),
+	"opportunity_plus.api.pipelines.get_stage_requirements": (
+		read_stage_requirements,
+		expect_one_opportunity(),
+	),
 	"Opportunity History list": (read_history_list, expect_history_list),
 	"opportunity_plus.api.movement.get_movement": (read_movement, expect_open_this_quarter),
 	"opportunity_plus.api.movement.get_forecast_as_of": (read_as_of, expect_open_this_quarter),

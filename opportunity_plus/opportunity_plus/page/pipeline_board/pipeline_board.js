@@ -1,6 +1,8 @@
-// Pipeline Board: open opportunities as cards, one column per sales stage in pipeline order.
+// Pipeline Board: open opportunities of one sales pipeline as cards, one column per stage in its order.
 // Dragging a card saves the deal's new stage on the server (opportunity_plus.api.board), where the
-// app's stage rules run exactly as in the form; a lost stage opens ERPNext's lost flow instead.
+// app's stage rules run exactly as in the form; a lost stage opens ERPNext's lost flow instead, and a
+// stage whose required fields the deal lacks opens a dialog asking for them. The pipeline shown is
+// remembered per user.
 
 frappe.provide("opportunity_plus");
 
@@ -41,15 +43,38 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 
 		this.make_filters();
 		this.page.set_primary_action(__("New Opportunity"), () =>
-			frappe.new_doc("Opportunity", { company: this.filters.company.get_value() })
+			frappe.new_doc("Opportunity", {
+				company: this.filters.company.get_value(),
+				op_pipeline: this.board && this.board.pipeline,
+			})
 		);
 		this.page.set_secondary_action(__("Refresh"), () => this.refresh());
 		this.bind_events();
+		// The pipeline shown is remembered per user (Frappe's user settings, kept under this page's name).
+		this.remembered = frappe.model.user_settings
+			.get(PipelineBoard.SETTINGS)
+			.then((settings) => (settings && settings.pipeline) || null)
+			.catch(() => null);
 	}
+
+	static SETTINGS = "Pipeline Board";
 
 	make_filters() {
 		const refresh = () => this.refresh();
 		this.filters = {
+			pipeline: this.page.add_field({
+				fieldname: "pipeline",
+				label: __("Pipeline"),
+				fieldtype: "Link",
+				options: "Sales Pipeline",
+				get_query: () => ({ filters: { enabled: 1 } }),
+				change: () => {
+					const value = this.filters.pipeline.get_value();
+					if (this.board && value === this.board.pipeline) return;
+					frappe.model.user_settings.save(PipelineBoard.SETTINGS, "pipeline", value || null);
+					refresh();
+				},
+			}),
 			company: this.page.add_field({
 				fieldname: "company",
 				label: __("Company"),
@@ -97,6 +122,7 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 		}
 		return {
 			company: this.filters.company.get_value() || undefined,
+			pipeline: this.filters.pipeline.get_value() || undefined,
 			filters,
 			include_closed: this.filters.include_closed.get_value() ? 1 : 0,
 		};
@@ -105,8 +131,24 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 	refresh() {
 		// Filters can change faster than the server answers: only the latest answer is drawn.
 		const load = ++this.load_count;
-		return this.call("get_board", this.get_args(), { type: "GET" }).then((board) => {
-			if (load === this.load_count) this.render(board);
+		return this.remembered.then((remembered) => {
+			if (remembered && !this.filters.pipeline.get_value() && !this.board) {
+				this.filters.pipeline.set_input(remembered);
+			}
+			return this.call("get_board", this.get_args(), { type: "GET" }).then(
+				(board) => {
+					if (load === this.load_count) this.render(board);
+				},
+				(error) => {
+					// a remembered pipeline deleted since: back to the default one
+					if (remembered && this.filters.pipeline.get_value() === remembered && !this.board) {
+						this.filters.pipeline.set_input("");
+						this.remembered = Promise.resolve(null);
+						return this.refresh();
+					}
+					throw error;
+				}
+			);
 		});
 	}
 
@@ -128,6 +170,9 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 
 	render(board) {
 		this.board = board;
+		if (board.pipeline && this.filters.pipeline.get_value() !== board.pipeline) {
+			this.filters.pipeline.set_input(board.pipeline);
+		}
 		const scroll_left = this.$columns.scrollLeft();
 		this.$summary.html(this.summary_html(board));
 		this.$columns.html(board.columns.map((column, index) => this.column_html(column, index)).join(""));
@@ -270,7 +315,11 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 	}
 
 	open_list(column) {
-		const route_options = { company: this.board.company, sales_stage: column.stage || ["is", "not set"] };
+		const route_options = {
+			company: this.board.company,
+			op_pipeline: this.board.pipeline,
+			sales_stage: column.stage || ["is", "not set"],
+		};
 		Object.assign(route_options, this.get_args().filters);
 		frappe.route_options = route_options;
 		frappe.set_route("List", "Opportunity");
@@ -303,8 +352,33 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 			this.ask_lost_reasons(drag, card, target);
 			return;
 		}
-		this.call("move_to_stage", { opportunity: drag.name, stage: target.stage }).then(
+		// What the stage needs that the deal lacks is asked for before the move, not refused after it.
+		frappe
+			.xcall("opportunity_plus.api.pipelines.get_stage_requirements", {
+				opportunity: drag.name,
+				stage: target.stage,
+			})
+			.then(
+				(requirements) => {
+					if (requirements.missing.length) {
+						this.ask_required_fields(drag, card, target, requirements);
+					} else {
+						this.save_move(drag, target);
+					}
+				},
+				() => this.put_back(drag)
+			);
+	}
+
+	save_move(drag, target, values, dialog) {
+		const args = { opportunity: drag.name, stage: target.stage };
+		if (values) args.values = values;
+		return this.call("move_to_stage", args, { freeze: !!dialog }).then(
 			(moved) => {
+				if (dialog) {
+					dialog.moved = true;
+					dialog.hide();
+				}
 				frappe.show_alert({
 					message: __("{0} moved to {1}", [moved.title || moved.name, moved.sales_stage]),
 					indicator: "green",
@@ -313,8 +387,62 @@ opportunity_plus.PipelineBoard = class PipelineBoard {
 				drag.$card.replaceWith(this.card_html(moved));
 				this.refresh();
 			},
-			() => this.put_back(drag)
+			// with a dialog open, it stays open so the user can fix a value or cancel
+			() => dialog || this.put_back(drag)
 		);
+	}
+
+	ask_required_fields(drag, card, target, requirements) {
+		const escape = frappe.utils.escape_html;
+		const title = card.title || card.name;
+		const on_form = requirements.missing.filter((field) => !field.askable);
+		if (on_form.length) {
+			this.put_back(drag);
+			frappe.msgprint({
+				title: __("Required for {0}", [target.label]),
+				indicator: "orange",
+				message: `${__("To enter {0}, {1} needs: {2}.", [
+					escape(target.label).bold(),
+					escape(title),
+					requirements.missing.map((field) => escape(field.label)).join(", "),
+				])}<br><br><a href="/app/opportunity/${encodeURIComponent(drag.name)}">${__(
+					"Open the opportunity to add them"
+				)}</a>`,
+			});
+			return;
+		}
+		const fields = [];
+		if (requirements.guidance) {
+			fields.push({
+				fieldname: "op_guidance",
+				fieldtype: "HTML",
+				options: `<p class="text-muted op-stage-guidance">${escape(requirements.guidance)}</p>`,
+			});
+		}
+		for (const field of requirements.missing) {
+			fields.push({
+				fieldname: field.fieldname,
+				label: field.label,
+				fieldtype: field.fieldtype,
+				options: field.options,
+				reqd: 1,
+			});
+		}
+		const dialog = new frappe.ui.Dialog({
+			title: __("Move {0} to {1}", [title, target.label]),
+			fields,
+			primary_action_label: __("Move"),
+			primary_action: (values) => {
+				const asked = {};
+				for (const field of requirements.missing) asked[field.fieldname] = values[field.fieldname];
+				this.save_move(drag, target, asked, dialog);
+			},
+		});
+		dialog.$wrapper.addClass("op-required-fields-dialog");
+		dialog.onhide = () => {
+			if (!dialog.moved) this.put_back(drag);
+		};
+		dialog.show();
 	}
 
 	ask_lost_reasons(drag, card, target) {
