@@ -96,7 +96,7 @@ def stage_changed(doc, method=None) -> None:
 	"""A Sales Stage saved: its row in the default pipeline follows its probability, kind, category and
 	order; a new stage joins the default pipeline while that is the site's only pipeline."""
 	default = default_pipeline()
-	if not default:
+	if not default or doc.flags.in_delete:  # Frappe runs on_change after on_trash too
 		return
 	rows = frappe.get_all(
 		ROW,

@@ -36,6 +36,21 @@ OTHER_PARTY_LEAD = "OPB Other Party"
 # One lead per role for Lead > Create > Customer with Opportunity (a lead converts once).
 CONVERT_LEADS = {"Sales User": "OPB Convert Rep", "Sales Manager": "OPB Convert Manager"}
 CLOSED_STATUSES = ("Lost", "Closed", "Converted")
+# A second sales pipeline with stages of its own; entering its quote stage needs a contact person.
+RENEWALS = "OPB Renewals"
+RENEWAL_DUE, RENEWAL_QUOTE, RENEWED, CHURNED = (
+	"OPB Renewal Due",
+	"OPB Renewal Quote",
+	"OPB Renewed",
+	"OPB Churned",
+)
+QUOTE_GUIDANCE = "OPB: send the renewal quote to the customer's contact."
+CONTACT = "OPB Contact"
+# One renewal per role to drag on the board and one to open in the form (a move changes the deal).
+RENEWAL_DEALS = {
+	"Sales User": ("OPB Renewal Board Rep", "OPB Renewal Form Rep"),
+	"Sales Manager": ("OPB Renewal Board Manager", "OPB Renewal Form Manager"),
+}
 
 
 def main(argv: list[str]) -> int:
@@ -86,9 +101,10 @@ def setup(password: str) -> dict:
 	item_code = sales_item()
 	stages = open_stages()
 
-	def deal(title, party_name, territory_name, stage, closing, rates):
+	def deal(title, party_name, territory_name, stage, closing, rates, pipeline=None):
 		doc = frappe.get_doc(
 			{
+				"op_pipeline": pipeline,
 				"doctype": "Opportunity",
 				"opportunity_from": "Lead",
 				"party_name": party_name,
@@ -125,6 +141,17 @@ def setup(password: str) -> dict:
 	lost.declare_enquiry_lost([{"lost_reason": lost_reason()}], [], "OPB browser fixture")
 	hidden = deal("OPB Hidden Deal", other_party, OTHER_TERRITORY, stages[3], 30, [9000])
 
+	renewals_pipeline(stages)
+	contact = (
+		frappe.get_doc({"doctype": "Contact", "first_name": CONTACT}).insert(ignore_permissions=True).name
+	)
+	renewal_deals = {}
+	for role, titles in RENEWAL_DEALS.items():
+		renewal_deals[role] = []
+		for title in titles:
+			doc = deal(title, party, TERRITORY, RENEWAL_DUE, 60, [700], pipeline=RENEWALS)
+			renewal_deals[role].append(doc.name)
+
 	return {
 		"company": company,
 		"currency": currency,
@@ -148,6 +175,17 @@ def setup(password: str) -> dict:
 			"Sales Manager": [alpha.name, beta.name, gamma.name, hidden.name],
 		},
 		"follow_ups": {"Sales User": alpha.name, "Sales Manager": beta.name},
+		"pipeline": {
+			"name": RENEWALS,
+			"default": default_pipeline(),
+			"stages": [RENEWAL_DUE, RENEWAL_QUOTE, RENEWED, CHURNED],
+			"quote": RENEWAL_QUOTE,
+			"quote_needs": "contact_person",
+			"guidance": QUOTE_GUIDANCE,
+			"contact": contact,
+			"board_deals": {role: names[0] for role, names in renewal_deals.items()},
+			"form_deals": {role: names[1] for role, names in renewal_deals.items()},
+		},
 	}
 
 
@@ -243,17 +281,52 @@ def lost_reason() -> str:
 	return LOST_REASON
 
 
+def default_pipeline() -> str:
+	return frappe.db.get_value("Sales Pipeline", {"is_default": 1}, "name")
+
+
 def open_stages() -> list[str]:
-	"""The site's open stages in pipeline order (the app's stage kind and order fields)."""
+	"""The open stages of the site's default sales pipeline, in its order."""
 	stages = frappe.get_all(
-		"Sales Stage",
-		filters={"op_stage_kind": "Open"},
-		pluck="name",
-		order_by="op_stage_order asc, name asc",
+		"Sales Pipeline Stage",
+		filters={"parenttype": "Sales Pipeline", "parent": default_pipeline(), "stage_kind": "Open"},
+		pluck="sales_stage",
+		order_by="idx asc",
 	)
 	if len(stages) < 4:
 		raise SystemExit(f"the browser layer needs at least four open sales stages, the site has {stages}")
 	return stages
+
+
+def renewals_pipeline(default_open: list[str]) -> None:
+	"""OPB Renewals with stages of its own. Made with one of the default pipeline's stages first: while the
+	default is the site's only pipeline, a new Sales Stage joins it, and these must not."""
+	pipeline = frappe.get_doc(
+		{
+			"doctype": "Sales Pipeline",
+			"pipeline_name": RENEWALS,
+			"enabled": 1,
+			"stages": [{"sales_stage": default_open[0], "stage_kind": "Open"}],
+		}
+	).insert(ignore_permissions=True)
+	for name in (RENEWAL_DUE, RENEWAL_QUOTE, RENEWED, CHURNED):
+		frappe.get_doc({"doctype": "Sales Stage", "stage_name": name}).insert(ignore_permissions=True)
+	pipeline.set(
+		"stages",
+		[
+			{"sales_stage": RENEWAL_DUE, "stage_kind": "Open", "probability": 30},
+			{
+				"sales_stage": RENEWAL_QUOTE,
+				"stage_kind": "Open",
+				"probability": 70,
+				"required_fields": "contact_person",
+				"guidance": QUOTE_GUIDANCE,
+			},
+			{"sales_stage": RENEWED, "stage_kind": "Won", "probability": 100},
+			{"sales_stage": CHURNED, "stage_kind": "Lost", "probability": 0},
+		],
+	)
+	pipeline.save(ignore_permissions=True)
 
 
 # --- teardown ------------------------------------------------------------------------------------------
@@ -299,6 +372,14 @@ def teardown() -> None:
 		frappe.delete_doc("Opportunity Lost Reason", LOST_REASON, ignore_permissions=True, force=True)
 	if frappe.db.exists("Item", ITEM):
 		frappe.delete_doc("Item", ITEM, ignore_permissions=True, force=True)
+	for name in frappe.get_all("Contact", filters={"first_name": CONTACT}, pluck="name"):
+		frappe.delete_doc("Contact", name, ignore_permissions=True, force=True)
+	if frappe.db.exists("Sales Pipeline", RENEWALS):
+		frappe.delete_doc("Sales Pipeline", RENEWALS, ignore_permissions=True, force=True)
+	for name in (RENEWAL_DUE, RENEWAL_QUOTE, RENEWED, CHURNED):
+		if frappe.db.exists("Sales Stage", name):
+			frappe.delete_doc("Sales Stage", name, ignore_permissions=True, force=True)
+	# the board's remembered pipeline (Frappe's user settings) went with the users
 
 
 def delete_opportunity(name: str) -> None:

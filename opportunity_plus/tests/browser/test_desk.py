@@ -358,6 +358,139 @@ def test_sales_forecast_page(desk: Desk, opb: dict):
 	desk.raise_failures()
 
 
+def test_pipelines_on_the_board(desk: Desk, opb: dict):
+	"""The board shows one pipeline, picked by the user and remembered; a drag to a stage whose required
+	field the deal lacks asks for it in a dialog, then saves both."""
+	pipeline = opb["pipeline"]
+	name = pipeline["board_deals"][desk.role]
+	desk.page.set_viewport_size(BOARD_VIEWPORT)
+	try:
+		with desk.step("Pipeline Board: another pipeline"):
+			open_board(desk)
+			pick_link(desk, desk.page.locator(".page-form"), "pipeline", pipeline["name"])
+			desk.wait_for(
+				"(pipeline) => frappe.container.page.pipeline_board.board.pipeline === pipeline",
+				f"the board to show {pipeline['name']}",
+				arg=pipeline["name"],
+			)
+			desk.settle()
+			board = board_state(desk)
+			assert [column["stage"] for column in board["columns"]] == pipeline[
+				"stages"
+			], f"the board's columns are not {pipeline['name']}'s stages: {board['columns']}"
+			assert board["column_of"].get(name) == pipeline["stages"][0], f"{name} is not in its first stage"
+			assert opb["deals"]["alpha"] not in board["column_of"], "a deal of the default pipeline shows"
+
+		with desk.step("Pipeline Board: a drag asks for the required field"):
+			quote = pipeline["quote"]
+			card = desk.page.locator(f'.op-card[data-name="{name}"]')
+			target = desk.page.locator(
+				".op-column", has=desk.page.locator(f'.op-column-name[title="{quote}"]')
+			)
+			card.drag_to(target.locator(".op-column-cards"))
+			dialog = desk.page.locator(".op-required-fields-dialog.show")
+			dialog.wait_for(state="visible")
+			asked = desk.js(
+				"() => [...document.querySelectorAll('.op-required-fields-dialog.show .frappe-control')]"
+				".map((control) => control.dataset.fieldname)"
+			)
+			assert pipeline["quote_needs"] in asked, f"the dialog asks for {asked}"
+			assert (
+				pipeline["guidance"] in dialog.inner_text()
+			), "the dialog does not show the stage's guidance"
+			desk.wait_for(
+				"() => document.querySelector('.op-required-fields-dialog.show').contains(document.activeElement)",
+				"the dialog to finish opening",
+			)
+			pick_link(desk, dialog, pipeline["quote_needs"], pipeline["contact"])
+			desk.screenshot("Pipeline Board required field dialog")
+			dialog.locator(".modal-footer .btn-primary").click()
+			desk.wait_for(
+				"([name, stage]) => frappe.container.page.pipeline_board.board.columns.some("
+				"(c) => c.stage === stage && c.cards.some((card) => card.name === name))",
+				f"{name} to show in {quote}",
+				arg=[name, quote],
+			)
+			desk.settle()
+			saved = desk.api_get(f"/api/resource/Opportunity/{quote_name(name)}")["data"]
+			assert (saved["sales_stage"], saved["contact_person"]) == (
+				quote,
+				pipeline["contact"],
+			), f"saved {saved['sales_stage']} / {saved['contact_person']}"
+
+		with desk.step("Pipeline Board: the pipeline is remembered"):
+			open_board(desk)
+			desk.wait_for(
+				"(pipeline) => frappe.container.page.pipeline_board.board.pipeline === pipeline",
+				"the board to open on the pipeline picked last",
+				arg=pipeline["name"],
+			)
+			# back to the default pipeline for the user's other pages
+			pick_link(desk, desk.page.locator(".page-form"), "pipeline", pipeline["default"])
+			desk.wait_for(
+				"(pipeline) => frappe.container.page.pipeline_board.board.pipeline === pipeline",
+				"the board to show the default pipeline again",
+				arg=pipeline["default"],
+			)
+			desk.settle()
+	finally:
+		desk.page.set_viewport_size(VIEWPORT)
+	desk.raise_failures()
+
+
+def test_pipeline_in_the_form(desk: Desk, opb: dict):
+	"""The form shows the deal's pipeline, its stage picker offers that pipeline's stages, and a stage
+	being entered shows its guidance and marks the fields it requires."""
+	pipeline = opb["pipeline"]
+	name = pipeline["form_deals"][desk.role]
+	with desk.step("Opportunity form: the deal's pipeline"):
+		open_form(desk, "Opportunity", name)
+		assert desk.js("() => cur_frm.doc.op_pipeline") == pipeline["name"]
+		field = desk.page.locator('[data-fieldname="sales_stage"] input')
+		field.click()
+		field.fill("")
+		field.press("ArrowDown")
+		desk.wait_for(
+			'() => document.querySelectorAll(\'[data-fieldname="sales_stage"] [role="option"]\').length',
+			"the stage picker's suggestions",
+		)
+		offered = desk.js(
+			"""() => [...document.querySelectorAll('[data-fieldname="sales_stage"] [role="option"]')]
+				.map((option) => option.querySelector('strong') ? option.querySelector('strong').innerText.trim()
+					: option.innerText.trim().split(/\\s*\\n/)[0])
+				.filter((text) => text)"""
+		)
+		offered = [
+			text
+			for text in offered
+			if text in pipeline["stages"] or text.startswith("OPB") or text in opb["open_stages"]
+		]
+		assert (
+			offered[: len(pipeline["stages"])] == pipeline["stages"]
+		), f"the stage picker offers {offered}, not {pipeline['name']}'s stages"
+		field.press("Escape")
+		desk.settle()
+
+	with desk.step("Opportunity form: a stage with guidance and a required field"):
+		pick_link(desk, desk.page, "sales_stage", pipeline["quote"])
+		desk.wait_for(
+			"(field) => cur_frm.fields_dict[field].df.reqd",
+			"the required field to be marked",
+			arg=pipeline["quote_needs"],
+		)
+		intro = desk.js("() => cur_frm.layout.wrapper.find('.form-message').text()")
+		assert pipeline["guidance"] in intro, f"the form does not show the stage's guidance: {intro!r}"
+		desk.screenshot("Opportunity form stage guidance")
+		# leave the form as it was (no save: the field is still empty)
+		desk.js("() => cur_frm.reload_doc()")
+		desk.settle()
+	desk.raise_failures()
+
+
+def quote_name(name: str) -> str:
+	return quote(name)
+
+
 def open_form(desk: Desk, doctype: str, name: str) -> None:
 	desk.open(f"/app/{doctype.lower().replace(' ', '-')}/{quote(name)}")
 	desk.wait_for(

@@ -158,6 +158,17 @@ class TestTheDefaultPipeline(PipelineCase):
 		self.assertNotIn(stage, get_pipeline().stage_names())
 		self.assertNotIn(stage, get_pipeline(self.renewals).stage_names())
 
+	def test_a_stage_deleted_from_the_only_pipeline_leaves_no_row(self):
+		frappe.delete_doc(PIPELINE, self.renewals, ignore_permissions=True)
+		clear_stage_cache()
+		stage = sales_stage(f"OP Passing {random_string(5)}")
+		clear_stage_cache()
+		self.assertIn(stage, get_pipeline().stage_names())  # joined the site's only pipeline
+		frappe.delete_doc("Sales Stage", stage, ignore_permissions=True)
+		clear_stage_cache()
+		self.assertNotIn(stage, get_pipeline().stage_names())
+		self.assertFalse(frappe.db.exists("Sales Pipeline Stage", {"sales_stage": stage}))
+
 	def test_deleting_a_stage_another_pipeline_holds_is_refused(self):
 		with self.assertRaisesRegex(frappe.LinkExistsError, "remove it from them first"):
 			frappe.delete_doc("Sales Stage", self.due, ignore_permissions=True)
