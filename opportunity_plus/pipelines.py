@@ -72,17 +72,19 @@ def ensure_default_pipeline() -> str | None:
 
 
 def backfill_opportunities() -> None:
+	"""Deals without a pipeline, or in one that no longer exists (the app reinstalled: its column kept the
+	names of the pipelines uninstall removed), go to the default pipeline."""
 	default = default_pipeline()
 	if not default:
 		return
-	names = frappe.db.sql_list(
-		f"select `name` from `tabOpportunity` where ifnull(`{PIPELINE_FIELD}`, '') = ''"
-	)
+	without = f"""ifnull(`{PIPELINE_FIELD}`, '') = ''
+		or `{PIPELINE_FIELD}` not in (select `name` from `tab{PIPELINE}`)"""
+	names = frappe.db.sql_list(f"select `name` from `tabOpportunity` where {without}")
 	if not names:
 		return
 	frappe.db.sql(
-		f"update `tabOpportunity` set `{PIPELINE_FIELD}` = %(pipeline)s where ifnull(`{PIPELINE_FIELD}`, '') = ''",
-		{"pipeline": default},
+		f"update `tabOpportunity` set `{PIPELINE_FIELD}` = %(pipeline)s where `name` in %(names)s",
+		{"pipeline": default, "names": names},
 	)
 	# A raw update runs no hook: the pipeline summary, keyed by pipeline, follows (when it is built).
 	if summary.is_current():

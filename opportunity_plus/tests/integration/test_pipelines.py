@@ -133,6 +133,17 @@ class TestTheDefaultPipeline(PipelineCase):
 		self.deal()
 		self.assertEqual(frappe.db.count("Opportunity", {"op_pipeline": ("is", "not set")}), 0)
 
+	def test_migrate_puts_deals_of_a_pipeline_gone_in_the_default(self):
+		# after uninstall and reinstall the column still names the pipelines uninstall removed
+		gone, blank = self.deal(), self.deal()
+		frappe.db.set_value("Opportunity", gone.name, "op_pipeline", "OP Uninstalled Pipeline")
+		frappe.db.set_value("Opportunity", blank.name, "op_pipeline", None)
+		from opportunity_plus import pipelines
+
+		pipelines.backfill_opportunities()
+		for name in (gone.name, blank.name):
+			self.assertEqual(frappe.db.get_value("Opportunity", name, "op_pipeline"), self.default)
+
 	def test_a_deal_without_a_rule_goes_to_the_default(self):
 		self.assertEqual(self.deal().op_pipeline, self.default)
 
