@@ -352,10 +352,16 @@ def is_current() -> bool:
 	return frappe.db.get_default(VERSION_DEFAULT) == SUMMARY_VERSION
 
 
+def forget_built() -> None:
+	"""Uninstall: the summary's tables go with the app, so the next install builds it anew."""
+	frappe.defaults.clear_default(VERSION_DEFAULT)
+
+
 def ensure_built() -> None:
-	"""On install and migrate: build the summary where it is missing or of an older version (commits)."""
+	"""On install and migrate: build the summary where it is missing, of an older version, or does not
+	hold one entry per opportunity (a site reinstalled by an older version of the app) (commits)."""
 	version = frappe.db.get_default(VERSION_DEFAULT)
-	if version == SUMMARY_VERSION and (frappe.db.count(ENTRY) or not frappe.db.count("Opportunity")):
+	if version == SUMMARY_VERSION and frappe.db.count(ENTRY) == frappe.db.count("Opportunity"):
 		return
 	rebuild()
 	frappe.db.set_default(VERSION_DEFAULT, SUMMARY_VERSION)

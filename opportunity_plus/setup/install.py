@@ -340,6 +340,8 @@ def before_uninstall() -> None:
 	restore_stock_jobs()
 	drop_indexes()
 	assignment.remove_assignment_rules()
+	# The summary's tables go with the app's doctypes: a reinstall must build it again.
+	summary.forget_built()
 	for doctype, fields in get_custom_fields().items():
 		for name in frappe.get_all(
 			"Custom Field",

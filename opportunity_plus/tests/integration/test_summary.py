@@ -239,6 +239,20 @@ class TestBulkWrites(SummaryCase):
 		self.assertSummaryExact(names)
 
 
+class TestBuilding(SummaryCase):
+	def test_migrate_rebuilds_a_summary_that_misses_deals_and_uninstall_forgets_it(self):
+		doc = factories.opportunity(territory=self.territories[0], opportunity_amount=100)
+		summary.flush()
+		# a summary left incomplete (an older version reinstalled over the version mark uninstall kept)
+		frappe.db.delete(summary.ENTRY, {"name": doc.name})
+		self.assertTrue(summary.is_current())
+		with factories.no_commit():
+			summary.ensure_built()
+		self.assertSummaryExact([doc.name])
+		summary.forget_built()
+		self.assertFalse(summary.is_current())
+
+
 class TestReconciliation(SummaryCase):
 	def test_drift_from_a_raw_write_is_repaired_and_logged_and_a_second_run_finds_none(self):
 		doc = factories.opportunity(territory=self.territories[0], opportunity_amount=100)
