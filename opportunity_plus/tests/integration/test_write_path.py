@@ -6,7 +6,6 @@ committed. The other tests stay in the test's transaction.
 """
 
 import threading
-import time
 
 import frappe
 from frappe.tests.utils import FrappeTestCase
@@ -16,6 +15,7 @@ from opportunity_plus import summary
 from opportunity_plus.events import opportunity as opportunity_events
 from opportunity_plus.pipeline import ordered_stages
 from opportunity_plus.tests.integration import factories
+from opportunity_plus.tests.integration.test_autoclose_concurrency import with_retries
 from opportunity_plus.tests.integration.test_summary import recomputed, summarised
 
 THREAD_TIMEOUT_SECONDS = 60
@@ -230,19 +230,6 @@ def in_parallel(actions: list, meet: str = "commit") -> list:
 	return errors
 
 
-def committed(action):
-	for attempt in range(1, 6):
-		try:
-			result = action()
-			frappe.db.commit()
-			return result
-		except (frappe.QueryDeadlockError, frappe.QueryTimeoutError):
-			# other sessions on a shared development site (a Territory insert locks the nested set)
-			frappe.db.rollback()
-			time.sleep(attempt)
-	raise AssertionError("could not commit the test's data")
-
-
 class TestSavesAtOnce(FrappeTestCase):
 	"""Deals of one owner, territory, stage and close month share one summary row: saves in two connections
 	at once both land, no deadlock, and the summary equals a recomputation."""
@@ -273,7 +260,7 @@ class TestSavesAtOnce(FrappeTestCase):
 			if self.created["territory"]:
 				frappe.delete_doc("Territory", self.created["territory"], force=True, ignore_permissions=True)
 
-		committed(clean)
+		with_retries(clean)
 		super().tearDown()
 
 	def make_shared(self):
@@ -318,8 +305,10 @@ class TestSavesAtOnce(FrappeTestCase):
 
 	def test_two_saves_moving_deals_between_the_same_summary_rows(self):
 		first, second = open_stages()[:2]
-		committed(self.make_shared)
-		deals = committed(lambda: [self.deal(first), self.deal(first), self.deal(second), self.deal(second)])
+		with_retries(self.make_shared)
+		deals = with_retries(
+			lambda: [self.deal(first), self.deal(first), self.deal(second), self.deal(second)]
+		)
 
 		def move(name: str, stage: str, amount: float):
 			def action():
@@ -352,7 +341,7 @@ class TestSavesAtOnce(FrappeTestCase):
 
 	def test_two_new_deals_at_once(self):
 		first = open_stages()[0]
-		committed(self.make_shared)
+		with_retries(self.make_shared)
 		names = []
 
 		def create():
