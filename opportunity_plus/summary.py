@@ -634,11 +634,12 @@ def open_pipeline(
 		restriction = scope.condition
 		if period_end:
 			values["period_end"] = period_end
-	columns = []
+	columns, expressions = [], []
 	for key in keys:
 		summary_column, scan_column = PIPELINE_GROUPS[key]
 		column = summary_column if from_summary else (scan_column or _scan_expression(key))
 		columns.append(f"nullif({column}, '') as `{key}`")
+		expressions.append(f"nullif({column}, '')")
 	conditions = [f"{alias}.`company` = %(company)s", f"{alias}.`status` in %(statuses)s"]
 	if period_start:
 		conditions.append(f"{date_column} >= %(period_start)s")
@@ -657,7 +658,9 @@ def open_pipeline(
 		values["pipeline"] = pipeline
 	if restriction:
 		conditions.append(f"({restriction})")
-	group = f"group by {', '.join(f'`{key}`' for key in keys)}" if keys else ""
+	# By the expressions, not their aliases: MariaDB reads a GROUP BY name as a column of the table first
+	# (`owner` would group the scan by the deal's creator, not its opportunity owner).
+	group = f"group by {', '.join(expressions)}" if keys else ""
 	return frappe.db.sql(
 		f"""
 		select {"".join(column + ", " for column in columns)}{count} as deal_count,
