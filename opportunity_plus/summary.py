@@ -535,10 +535,13 @@ def month_aligned(from_date, to_date) -> bool:
 	return not to_date or get_last_day(to_date) == to_date
 
 
-def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | None) -> list | None:
-	"""The forecast's GROUP BY (group value, month end, status, stage: count, base, weighted) from the
-	summary, or None when the summary cannot answer it exactly: a window not of whole months, a grouping
-	or filter on something it does not keep, a read restriction it cannot state."""
+def forecast_rows(
+	company, from_date, to_date, filters: dict, group_key: str | None, by_pipeline: bool = False
+) -> list | None:
+	"""The forecast's GROUP BY (group value, month end, status, stage, and pipeline when `by_pipeline`:
+	count, base, weighted) from the summary, or None when the summary cannot answer it exactly: a window
+	not of whole months, a grouping or filter on something it does not keep, a read restriction it cannot
+	state."""
 	if group_key is None or set(filters) - FILTER_KEYS or not month_aligned(from_date, to_date):
 		return None
 	flush()
@@ -560,15 +563,16 @@ def forecast_rows(company, from_date, to_date, filters: dict, group_key: str | N
 	if restriction:
 		conditions.append(f"({restriction})")
 	group_column = f"nullif(summary.`{group_key}`, '')" if group_key else "null"
+	pipeline_column = "summary.`pipeline`" if by_pipeline else "null"
 	return frappe.db.sql(
 		f"""
 		select {group_column} as group_value, last_day(summary.`close_month`) as month_end,
-			summary.`status`, nullif(summary.`sales_stage`, '') as sales_stage,
+			summary.`status`, nullif(summary.`sales_stage`, '') as sales_stage, {pipeline_column} as pipeline_name,
 			sum(summary.`deal_count`) as deal_count, sum(summary.`base_amount`) as base_amount,
 			sum(summary.`weighted_amount`) as weighted_amount
 		from {SUMMARY_TABLE} summary
 		where {" and ".join(conditions)}
-		group by group_value, month_end, summary.`status`, sales_stage
+		group by group_value, month_end, summary.`status`, sales_stage, pipeline_name
 		order by null
 		""",
 		values,

@@ -1,7 +1,8 @@
 """Number cards of the Opportunity Plus workspace (Number Card type "Custom").
 
 Each reads the same permission-filtered forecast as the report, for the card's company filter or the
-user's default company.
+user's default company, and of every Sales Pipeline or the card's `pipeline` filter (a card made with the
+Number Card's filter settings: {"company": ..., "pipeline": ...}).
 """
 
 from decimal import ROUND_HALF_UP, Decimal
@@ -11,7 +12,7 @@ from frappe import _
 from frappe.utils import add_months, get_first_day, get_last_day, getdate, nowdate
 
 from opportunity_plus.api.forecast import build_forecast, current_quarter, open_pipeline_rows
-from opportunity_plus.api.utils import chart_company
+from opportunity_plus.api.utils import chart_filters
 
 
 def _money(amounts) -> float:
@@ -32,19 +33,34 @@ def _card(value, fieldtype: str, route: list, route_options: dict | None = None)
 	}
 
 
+def _in_pipeline(route_options: dict, pipeline: str | None) -> dict:
+	# the report the card opens shows the card's pipeline
+	return {**route_options, "pipeline": pipeline} if pipeline else route_options
+
+
 @frappe.whitelist()
 @frappe.read_only()
 def open_pipeline(filters: dict | str | None = None) -> dict:
-	_company, rows = open_pipeline_rows(chart_company(filters))
-	return _card(_money(row.base_amount for row in rows), "Currency", ["query-report", "Pipeline Forecast"])
+	company, pipeline = chart_filters(filters)
+	_company, rows = open_pipeline_rows(company, pipeline=pipeline)
+	return _card(
+		_money(row.base_amount for row in rows),
+		"Currency",
+		["query-report", "Pipeline Forecast"],
+		_in_pipeline({}, pipeline),
+	)
 
 
 @frappe.whitelist()
 @frappe.read_only()
 def weighted_pipeline(filters: dict | str | None = None) -> dict:
-	_company, rows = open_pipeline_rows(chart_company(filters))
+	company, pipeline = chart_filters(filters)
+	_company, rows = open_pipeline_rows(company, pipeline=pipeline)
 	return _card(
-		_money(row.weighted_amount for row in rows), "Currency", ["query-report", "Pipeline Forecast"]
+		_money(row.weighted_amount for row in rows),
+		"Currency",
+		["query-report", "Pipeline Forecast"],
+		_in_pipeline({}, pipeline),
 	)
 
 
@@ -53,12 +69,13 @@ def weighted_pipeline(filters: dict | str | None = None) -> dict:
 def won_this_quarter(filters: dict | str | None = None) -> dict:
 	"""Won amount of the deals whose expected closing date falls in the current calendar quarter."""
 	first, last = current_quarter()
-	total = build_forecast(chart_company(filters), "stage", first, last, "month", None)["total"]
+	company, pipeline = chart_filters(filters)
+	total = build_forecast(company, "stage", first, last, "month", None, pipeline)["total"]
 	return _card(
 		total["won_amount"],
 		"Currency",
 		["query-report", "Pipeline Forecast"],
-		{"from_date": str(first), "to_date": str(last)},
+		_in_pipeline({"from_date": str(first), "to_date": str(last)}, pipeline),
 	)
 
 
@@ -69,13 +86,14 @@ def win_rate(filters: dict | str | None = None) -> dict:
 	one included): whole months, so that the pipeline summary answers it."""
 	last = get_last_day(nowdate())
 	first = get_first_day(add_months(last, -11))
-	total = build_forecast(chart_company(filters), "stage", first, last, "month", None)["total"]
+	company, pipeline = chart_filters(filters)
+	total = build_forecast(company, "stage", first, last, "month", None, pipeline)["total"]
 	rate = None if total["win_rate"] is None else round(total["win_rate"] * 100, 1)
 	return _card(
 		rate,
 		"Percent",
 		["query-report", "Pipeline Forecast"],
-		{"from_date": str(first), "to_date": str(last)},
+		_in_pipeline({"from_date": str(first), "to_date": str(last)}, pipeline),
 	)
 
 
@@ -105,4 +123,5 @@ def _quarter_attainment(filters) -> dict:
 
 	today = getdate(nowdate())
 	quarter = f"{today.year:04d}-Q{(today.month - 1) // 3 + 1}"
-	return build_attainment(chart_company(filters), quarter, "territory", None)["total"]
+	company, pipeline = chart_filters(filters)
+	return build_attainment(company, quarter, "territory", None, pipeline)["total"]

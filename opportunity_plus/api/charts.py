@@ -1,7 +1,8 @@
 """The Opportunity Plus workspace charts (Dashboard Chart Sources of the same names).
 
 Both read the permission-filtered forecast (permissions.read_scope), for the chart's company filter or
-the user's default company, so each role sees the figures of exactly the deals it may read. Frappe's own
+the user's default company and for every Sales Pipeline or the one of its `pipeline` filter (each user
+sets a chart's filters for themselves), so each role sees the figures of exactly the deals it may read. Frappe's own
 Group By and Report charts would cache one result per chart for every user; these are computed per call.
 Frappe's chart widget also sends the chart's name, time span and the like: they are accepted and unused.
 """
@@ -14,7 +15,7 @@ from frappe import _
 from frappe.utils import cint, flt, formatdate, getdate, nowdate
 
 from opportunity_plus.api.forecast import open_pipeline_rows
-from opportunity_plus.api.utils import chart_company
+from opportunity_plus.api.utils import chart_filters
 from opportunity_plus.core.forecast import OVERDUE, look_ahead
 from opportunity_plus.pipeline import get_settings, stage_order
 
@@ -28,8 +29,9 @@ def weighted_pipeline_by_close_month(filters: str | dict | None = None, **chart_
 	Pipeline Chart*), with one Overdue bar first for open deals whose close date has passed."""
 	months = cint(get_settings().pipeline_chart_months) or DEFAULT_MONTHS_AHEAD
 	first = getdate(nowdate()).replace(day=1)
-	_company, rows = open_pipeline_rows(chart_company(filters), ("stage", "close_month"))
-	order = stage_order()
+	company, pipeline = chart_filters(filters)
+	_company, rows = open_pipeline_rows(company, ("stage", "close_month"), pipeline)
+	order = stage_order(pipeline)
 	chart_data = look_ahead(monthly_pivot(rows, order), first, months)
 	return {
 		"labels": [_month_label(period) for period in chart_data["periods"]],
@@ -74,8 +76,9 @@ def _month_label(period: str) -> str:
 @frappe.read_only()
 def open_pipeline_by_stage(filters: str | dict | None = None, **chart_args) -> dict:
 	"""Open amount (company currency) by sales stage, in pipeline order."""
-	_company, rows = open_pipeline_rows(chart_company(filters))
-	order = stage_order()
+	company, pipeline = chart_filters(filters)
+	_company, rows = open_pipeline_rows(company, pipeline=pipeline)
+	order = stage_order(pipeline)
 	rows = sorted(
 		(row for row in rows if flt(row.base_amount)),
 		key=lambda row: (row.stage is None, order.get(row.stage, 10**6), row.stage or ""),

@@ -10,8 +10,9 @@ Both rebuild past states from the deal history (core.movement): only the opportu
 created since the earlier date are read one by one; the rest are as they are now and come from the
 pipeline summary. A date stands for the end of that day. Opportunities older than the deal history
 (created before the app recorded it) are never guessed: they are reported as "no history before …".
-The caller sees only the opportunities they may read (permissions.read_scope). Territory and owner are
-taken as they are now (their changes are not in the deal history).
+The caller sees only the opportunities they may read (permissions.read_scope). Territory, owner and the
+Sales Pipeline (`pipeline` keeps one pipeline's deals) are taken as they are now: a deal moved to another
+pipeline counts in its new pipeline's past too (the deal history records the move, and its stage then).
 """
 
 from datetime import datetime, time, timedelta
@@ -23,12 +24,12 @@ from frappe.utils import add_months, flt, get_datetime, get_first_day, get_last_
 from frappe.utils.nestedset import get_descendants_of
 
 from opportunity_plus import planning, summary
-from opportunity_plus.api.forecast import default_company
-from opportunity_plus.api.utils import check_exists, echo, parse_date, parse_int, parse_name
+from opportunity_plus.api.forecast import default_company, pipeline_column
+from opportunity_plus.api.utils import check_exists, echo, parse_date, parse_int, parse_name, parse_pipeline
 from opportunity_plus.core import movement as core
 from opportunity_plus.core.stages import OPEN_STATUSES
 from opportunity_plus.permissions import read_scope
-from opportunity_plus.pipeline import get_stages
+from opportunity_plus.pipeline import get_pipelines, get_stages, ordered_stages
 
 HISTORY_SINCE_DEFAULT = "opportunity_plus_history_since"
 MAX_LIMIT = 500
@@ -63,11 +64,15 @@ def get_movement(
 	territory: str | None = None,
 	opportunity_owner: str | None = None,
 	limit: int = 50,
+	pipeline: str | None = None,
 ) -> dict:
 	"""How the open pipeline of the period (`period`: "2026-12", "2026-Q4" or a fiscal year's name; or
 	close dates `period_start`..`period_end`; default: this quarter) moved from the end of `from_date` (default: 7 days ago) to the end of `to_date` (default:
-	today). Each step lists up to `limit` of its deals, largest first."""
-	context = context_of(company, period_start, period_end, territory, opportunity_owner, period)
+	today). Each step lists up to `limit` of its deals, largest first. `pipeline`: one Sales Pipeline's
+	deals only."""
+	context = context_of(
+		company, period_start, period_end, territory, opportunity_owner, period, pipeline=pipeline
+	)
 	today = getdate(nowdate())
 	start_day = parse_date(from_date, _("From Date")) or today - timedelta(days=7)
 	end_day = parse_date(to_date, _("To Date")) or today
@@ -119,19 +124,23 @@ def get_forecast_as_of(
 	period_end: str | None = None,
 	territory: str | None = None,
 	opportunity_owner: str | None = None,
+	pipeline: str | None = None,
 ) -> dict:
 	"""The open pipeline of the period by stage or forecast category as it stood at the end of `as_of`
-	(default: today): deals, amount and weighted amount per group."""
+	(default: today): deals, amount and weighted amount per group. `pipeline`: one Sales Pipeline's
+	deals only."""
 	if group_by not in GROUPINGS:
 		frappe.throw(_("Group by stage or category, not {0}.").format(echo(group_by)))
-	context = context_of(company, period_start, period_end, territory, opportunity_owner, period)
+	context = context_of(
+		company, period_start, period_end, territory, opportunity_owner, period, pipeline=pipeline
+	)
 	today = getdate(nowdate())
 	day = parse_date(as_of, _("As Of")) or today
 	if day > today:
 		frappe.throw(_("As Of {0} is in the future: the pipeline can be told up to today.").format(day))
 	known_since = history_since()
 	groups, unknown = forecast_as_of(context, _end_of(day), group_by, day < today)
-	order = _group_order(group_by)
+	order = _group_order(group_by, context["pipeline"])
 	rows = [
 		{
 			"key": key,
@@ -186,12 +195,12 @@ def forecast_as_of(
 				unknown.weighted += totals.weighted
 		else:
 			deals = _deals_changed_since(context, moment)
-	stage_categories = _stage_categories()
+	categories_of = _stage_categories()
 
 	def group_of(state):
 		if group_by == "stage":
 			return state.stage or None
-		return state.category or core.effective_category(state, stage_categories)
+		return state.category or core.effective_category(state, categories_of(state.pipeline))
 
 	groups, _unknown = core.as_of(now_by_group, deals, moment, context["period"], group_of)
 	return groups, unknown
@@ -283,6 +292,9 @@ def _where(context) -> tuple[str, dict]:
 	if context["owner"]:
 		conditions.append("`tabOpportunity`.`opportunity_owner` = %(owner)s")
 		values["owner"] = context["owner"]
+	if context["pipeline"]:
+		conditions.append(f"{pipeline_column()} = %(pipeline)s")
+		values["pipeline"] = context["pipeline"]
 	if scope.condition:
 		conditions.append(f"({scope.condition})")
 	return " and ".join(conditions), values
@@ -381,7 +393,7 @@ def _money(value) -> float:
 	return flt(value, 2) + 0.0
 
 
-def context_of(company, period_start, period_end, territory, owner, period=None) -> dict:
+def context_of(company, period_start, period_end, territory, owner, period=None, pipeline=None) -> dict:
 	company = parse_name(company, _("Company"), required=False) or default_company()
 	if not company or not frappe.db.exists("Company", company):
 		frappe.throw(
@@ -415,6 +427,7 @@ def context_of(company, period_start, period_end, territory, owner, period=None)
 		"territory": territory,
 		"territories": territories,
 		"owner": owner,
+		"pipeline": parse_pipeline(pipeline),
 	}
 
 
@@ -427,6 +440,7 @@ def _header(context) -> dict:
 		"period_end": str(period.end) if period.end else None,
 		"territory": context["territory"],
 		"opportunity_owner": context["owner"],
+		"pipeline": context["pipeline"],
 	}
 
 
@@ -438,6 +452,7 @@ def _open_now(context, group_by) -> list:
 		period.end,
 		territories=context["territories"],
 		owner=context["owner"],
+		pipeline=context["pipeline"],
 		group_by=group_by,
 	)
 
@@ -471,7 +486,7 @@ def _load(names: list[str], moment: datetime) -> list[core.Deal]:
 		f"""
 		select `name`, `title`, `creation`, `status`, `sales_stage`, `opportunity_amount`, `conversion_rate`,
 			`base_opportunity_amount`, `probability`, `expected_closing`, {override} as category_override,
-			{category} as category
+			{category} as category, {pipeline_column()} as pipeline
 		from `tabOpportunity` where `name` in %(names)s
 		""",
 		{"names": names},
@@ -500,6 +515,7 @@ def _load(names: list[str], moment: datetime) -> list[core.Deal]:
 				close_date=row.expected_closing,
 				category_override=row.category_override or None,
 				category=row.category or None,
+				pipeline=row.pipeline or None,
 			),
 			current_amount=Decimal(str(row.opportunity_amount or 0)),
 			conversion_rate=Decimal(str(row.conversion_rate or 1)),
@@ -510,18 +526,22 @@ def _load(names: list[str], moment: datetime) -> list[core.Deal]:
 	]
 
 
-def _stage_categories() -> dict[str, str]:
-	return {name: stage.forecast_category or "" for name, stage in get_stages().items()}
+def _stage_categories():
+	"""A function of a deal's pipeline giving each stage's default forecast category there (a stage
+	outside that pipeline: as across pipelines)."""
+	every = {name: stage.forecast_category or "" for name, stage in get_stages().items()}
+	per_pipeline = {
+		name: {**every, **{row.stage.name: row.stage.forecast_category or "" for row in found.stages}}
+		for name, found in get_pipelines().items()
+	}
+	return lambda pipeline: per_pipeline.get(pipeline, every)
 
 
-def _group_order(group_by: str):
+def _group_order(group_by: str, pipeline: str | None = None):
 	if group_by == "category":
 		order = {
 			name: index for index, name in enumerate(("Commit", "Best Case", "Pipeline", "Closed", "Omitted"))
 		}
 	else:
-		order = {
-			stage.name: index
-			for index, stage in enumerate(sorted(get_stages().values(), key=lambda s: s.order))
-		}
+		order = {stage.name: index for index, stage in enumerate(ordered_stages(pipeline))}
 	return lambda key: (order.get(key, len(order)), key or "")

@@ -7,6 +7,9 @@ period), the open pipeline expected to close in it (and weighted by probability)
 coverage (core.targets). Won and pipeline count only the opportunities the caller may read
 (permissions.read_scope); targets show for the sales persons and territories the caller may read.
 Amounts are in the company currency (ERPNext's base amounts).
+
+Targets are per sales person and territory, not per Sales Pipeline: with `pipeline`, the won and pipeline
+figures are that pipeline's deals only, set against the same (whole) targets.
 """
 
 from dataclasses import asdict
@@ -16,6 +19,7 @@ from frappe import _
 
 from opportunity_plus import planning, summary
 from opportunity_plus.api.forecast import _where
+from opportunity_plus.api.utils import parse_pipeline
 from opportunity_plus.api.winloss import _closed_deals
 from opportunity_plus.core import targets as rules
 from opportunity_plus.core.stages import CLOSED_STATUSES, OPEN_STATUSES
@@ -32,15 +36,17 @@ def get_attainment(
 	company: str | None = None,
 	group_by: str = "sales_person",
 	item_group: str | None = None,
+	pipeline: str | None = None,
 ) -> dict:
 	"""Target, won, open and weighted pipeline, attainment, gap and coverage for `period` ("2026-12",
 	"2026-Q4" or a fiscal year's name) per sales person or territory (`group_by`), trees rolled up, and
 	for the company. `item_group`: only that item group's targets, and only the opportunity lines of its
-	items (and its descendants' items) as won and pipeline."""
-	return build_attainment(company, period, group_by, item_group)
+	items (and its descendants' items) as won and pipeline. `pipeline`: won and pipeline of that Sales
+	Pipeline's deals only (targets are not per pipeline)."""
+	return build_attainment(company, period, group_by, item_group, pipeline)
 
 
-def build_attainment(company, period, group_by, item_group) -> dict:
+def build_attainment(company, period, group_by, item_group, pipeline=None) -> dict:
 	company = planning.company_or_default(company)
 	if group_by not in GROUPINGS:
 		frappe.throw(
@@ -48,12 +54,13 @@ def build_attainment(company, period, group_by, item_group) -> dict:
 				planning.shown(group_by), ", ".join(GROUPINGS)
 			)
 		)
+	pipeline = parse_pipeline(pipeline)
 	planning.check_can_read_opportunities()
 	years = planning.fiscal_years(company)
 	period = planning.resolve_period(period, years)
 	item_groups = planning.item_group_and_descendants(item_group) if item_group else None
 
-	sums = _deal_sums(company, period, item_groups)
+	sums = _deal_sums(company, period, item_groups, pipeline)
 	person_of = planning.sales_persons_of(row["owner"] for row in sums)
 	key_of = {
 		"sales_person": lambda row: person_of.get(row["owner"]),
@@ -86,6 +93,7 @@ def build_attainment(company, period, group_by, item_group) -> dict:
 		"to_date": str(period.end),
 		"group_by": group_by,
 		"item_group": item_group or None,
+		"pipeline": pipeline,
 		# False: no sales person or territory has a target in the period (won and pipeline still show).
 		"has_targets": bool(own_targets["sales_person"] or own_targets["territory"]),
 		"rows": [asdict(row) for row in rows],
@@ -154,9 +162,9 @@ def _pipeline_of_lines(where: str, values: dict, item_groups) -> list:
 	)
 
 
-def _deal_sums(company, period, item_groups) -> list[dict]:
-	"""Won and open figures per (owner, territory) of the permitted deals of the period."""
-	where, values = _where(company, None, None, {})
+def _deal_sums(company, period, item_groups, pipeline=None) -> list[dict]:
+	"""Won and open figures per (owner, territory) of the permitted deals (of `pipeline`) of the period."""
+	where, values = _where(company, None, None, {}, pipeline)
 	values.update(
 		closed_statuses=tuple(sorted(CLOSED_STATUSES)),
 		open_statuses=tuple(sorted(OPEN_STATUSES)),
@@ -191,7 +199,7 @@ def _deal_sums(company, period, item_groups) -> list[dict]:
 				weighted_amount=row.weighted_amount,
 			)
 			for row in summary.open_pipeline(
-				company, period.start, period.end, group_by=("owner", "territory")
+				company, period.start, period.end, pipeline=pipeline, group_by=("owner", "territory")
 			)
 		]
 	sums: dict[tuple, dict] = {}

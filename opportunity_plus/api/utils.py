@@ -147,6 +147,13 @@ def check_exists(doctype: str, name: str, label: str) -> str:
 	return name
 
 
+def parse_pipeline(value) -> str | None:
+	"""A reader's `pipeline`: the name of one existing Sales Pipeline (enabled or not: a disabled pipeline
+	still holds its deals), or None for every pipeline. Unknown: DoesNotExistError (404)."""
+	name = parse_name(value, _("Pipeline"), required=False)
+	return check_exists("Sales Pipeline", name, _("Sales Pipeline")) if name else None
+
+
 def get_document(doctype: str, name, label: str, ptype: str = "read"):
 	"""The document, once it exists and the caller has `ptype` permission on it (403 otherwise)."""
 	doc = frappe.get_doc(doctype, check_exists(doctype, name, label))
@@ -270,19 +277,32 @@ def report_filters(filters) -> frappe._dict:
 
 
 def chart_company(filters) -> str | None:
-	"""The company a workspace card or chart is filtered by (their one filter), None for the default."""
+	"""The company a workspace card or chart is filtered by, None for the default."""
+	return chart_filters(filters)[0]
+
+
+# The filters of the workspace's cards and charts.
+CHART_FILTERS = ("company", "pipeline")
+
+
+def chart_filters(filters) -> tuple[str | None, str | None]:
+	"""The company (None for the user's default) and the Sales Pipeline (None for every pipeline) a
+	workspace card or chart is filtered by."""
 	if filters is None or filters == "":
-		return None
+		return None, None
 	filters = parse_json_value(filters, _("Filters"), (dict, list))
 	if isinstance(filters, list):
 		if filters:
 			frappe.throw(_("Filters must be a JSON object, not {0}.").format(echo(filters)))
-		return None
-	unknown = sorted(str(key) for key in filters if key != "company")
+		return None, None
+	unknown = sorted(str(key) for key in filters if key not in CHART_FILTERS)
 	if unknown:
-		frappe.throw(_("Cannot filter by {0}: the only filter is company.").format(echo(", ".join(unknown))))
+		frappe.throw(
+			_("Cannot filter by {0}: the filters are company and pipeline.").format(echo(", ".join(unknown)))
+		)
 	company = filters.get("company")
-	return check_exists("Company", company, _("Company")) if company else None
+	company = check_exists("Company", company, _("Company")) if company else None
+	return company, parse_pipeline(filters.get("pipeline"))
 
 
 # Frappe's list-view filter operators (frappe.model.db_query).

@@ -18,8 +18,8 @@ import frappe
 from frappe import _
 
 from opportunity_plus import summary
-from opportunity_plus.api.forecast import GROUP_COLUMNS, _where, default_company
-from opportunity_plus.api.utils import echo, parse_date
+from opportunity_plus.api.forecast import _where, default_company, group_column
+from opportunity_plus.api.utils import echo, parse_date, parse_pipeline
 from opportunity_plus.core.forecast import Bucket
 from opportunity_plus.core.stages import CLOSED_STATUSES
 from opportunity_plus.core.winloss import (
@@ -37,6 +37,8 @@ OUTCOME_INDEX = {
 	"opportunity_type": "op_closed_source_index",
 	"owner": "op_closed_index",
 	"territory": "op_closed_index",
+	# the pipeline is in no index: the window's deals read from op_closed_index, their pipeline from the row
+	"pipeline": "op_closed_index",
 }
 # The closed statuses core.forecast.outcome counts as lost.
 LOST_STATUSES = ("Lost", "Closed")
@@ -54,16 +56,18 @@ def get_win_loss(
 	from_date: str | None = None,
 	to_date: str | None = None,
 	dimension: str = "source",
+	pipeline: str | None = None,
 ) -> dict:
 	"""Lost reasons by month, lost deals by competitor and the win rate by `dimension` (source,
-	opportunity_type, owner or territory) of the deals closed between the dates (both optional)."""
-	return build_win_loss(company, from_date, to_date, dimension)
+	opportunity_type, owner, territory or pipeline) of the deals closed between the dates (both optional);
+	`pipeline` (a Sales Pipeline's name) keeps that pipeline's deals only."""
+	return build_win_loss(company, from_date, to_date, dimension, pipeline=pipeline)
 
 
 PARTS = ("lost_reasons", "competitors", "win_rate")
 
 
-def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
+def build_win_loss(company, from_date, to_date, dimension, parts=PARTS, pipeline=None) -> dict:
 	"""The analysis; `parts` limits it to what a caller shows (the report shows one view and the totals):
 	a part not asked for is None, the win-rate total is always there."""
 	company = company or default_company()
@@ -85,9 +89,10 @@ def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
 	from_date, to_date = parse_date(from_date, _("From Date")), parse_date(to_date, _("To Date"))
 	if from_date and to_date and from_date > to_date:
 		frappe.throw(_("From Date {0} is after To Date {1}.").format(from_date, to_date))
+	pipeline = parse_pipeline(pipeline)
 
-	# The company and the caller's read restrictions, exactly as the forecast applies them.
-	where, values = _where(company, None, None, {})
+	# The company, the pipeline and the caller's read restrictions, exactly as the forecast applies them.
+	where, values = _where(company, None, None, {}, pipeline)
 	values.update(
 		closed_statuses=tuple(sorted(CLOSED_STATUSES)),
 		lost_statuses=LOST_STATUSES,
@@ -99,7 +104,9 @@ def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
 	# by the dimension when the win rates are shown, else by status only (for the totals; from the
 	# pipeline summary where it can answer)
 	by = dimension if "win_rate" in parts else None
-	totals = None if by else summary.closed_totals(company, from_date, to_date, sorted(CLOSED_STATUSES))
+	totals = (
+		None if by else summary.closed_totals(company, from_date, to_date, sorted(CLOSED_STATUSES), pipeline)
+	)
 	buckets = (
 		[
 			Bucket(
@@ -139,6 +146,7 @@ def build_win_loss(company, from_date, to_date, dimension, parts=PARTS) -> dict:
 		"from_date": str(from_date) if from_date else None,
 		"to_date": str(to_date) if to_date else None,
 		"dimension": dimension,
+		"pipeline": pipeline,
 		"lost_reasons": asdict(trend) if trend is not None else None,
 		"competitors": [asdict(row) for row in competitors] if competitors is not None else None,
 		"win_rate": {"rows": [asdict(row) for row in rates] if by else None, "total": asdict(total)},
@@ -178,7 +186,7 @@ def _outcome_buckets(
 	rows = frappe.db.sql(
 		f"""
 		select deal.`group_value`, deal.`status`, count(*) as deal_count, sum(deal.`base_amount`) as base_amount
-		from ({_closed_deals(where, f"{GROUP_COLUMNS[dimension] if dimension else 'null'} as group_value,", OUTCOME_INDEX.get(dimension, "op_closed_index"))}) deal
+		from ({_closed_deals(where, f"{group_column(dimension) if dimension else 'null'} as group_value,", OUTCOME_INDEX.get(dimension, "op_closed_index"))}) deal
 		where {window}
 		group by deal.`group_value`, deal.`status`
 		order by null

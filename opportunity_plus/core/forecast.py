@@ -10,7 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-GROUPINGS = ("stage", "close_month", "close_quarter", "owner", "territory", "source", "opportunity_type")
+GROUPINGS = (
+	"stage",
+	"close_month",
+	"close_quarter",
+	"owner",
+	"territory",
+	"source",
+	"opportunity_type",
+	"pipeline",
+)
 PERIODS = ("month", "quarter")
 
 # Outcomes of a deal.
@@ -53,6 +62,8 @@ class Deal:
 	territory: str | None = None
 	source: str | None = None
 	opportunity_type: str | None = None
+	pipeline: str | None = None
+	"""The Sales Pipeline the deal is in (the glue puts a deal without one in the default pipeline)."""
 	stage_kind: str | None = None
 
 

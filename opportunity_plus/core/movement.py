@@ -47,6 +47,8 @@ class DealState:
 	category_override: str | None = None
 	# the category in force as stored now; None for a state rebuilt from the history (then derived)
 	category: str | None = None
+	# the deal's Sales Pipeline, taken as it is now (like its territory and owner): a past state keeps it
+	pipeline: str | None = None
 
 	@property
 	def weighted(self) -> Decimal:

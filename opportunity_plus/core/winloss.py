@@ -28,8 +28,9 @@ from opportunity_plus.core.forecast import (
 	outcome,
 )
 
-# What the win rate can be broken down by: Opportunity fields, `owner` being the Opportunity Owner.
-DIMENSIONS = ("source", "opportunity_type", "owner", "territory")
+# What the win rate can be broken down by: Opportunity fields, `owner` being the Opportunity Owner and
+# `pipeline` the Sales Pipeline.
+DIMENSIONS = ("source", "opportunity_type", "owner", "territory", "pipeline")
 # The two tag lists a lost deal carries.
 TAGS = ("lost_reasons", "competitors")
 
@@ -51,6 +52,7 @@ class ClosedDeal:
 	opportunity_type: str | None = None
 	owner: str | None = None
 	territory: str | None = None
+	pipeline: str | None = None
 	stage_kind: str | None = None
 	"""Read by core.forecast.outcome only when the status alone does not decide (an open status)."""
 

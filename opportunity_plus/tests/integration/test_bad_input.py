@@ -26,7 +26,7 @@ from frappe.model.document import Document
 from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, nowdate, random_string
 
-from opportunity_plus.pipeline import ordered_stages
+from opportunity_plus.pipeline import default_pipeline, ordered_stages
 from opportunity_plus.tests.integration import endpoint, factories
 
 # The tables the app's methods write (directly or through the documents they save).
@@ -225,6 +225,8 @@ def make_context() -> Context:
 		"to_date": add_days(nowdate(), 30),
 		"till_date": add_days(nowdate(), 30),
 		"expected_closing": add_days(nowdate(), 30),
+		# the readers' Sales Pipeline filter
+		"pipeline": default_pipeline(),
 	}
 	return ctx
 

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -231,6 +232,7 @@ def test_groupings():
 		"territory",
 		"source",
 		"opportunity_type",
+		"pipeline",
 	)
 
 
@@ -319,6 +321,19 @@ def test_forecast_by_territory_source_and_type():
 		("Sales", 5, 5000.0, 2000.0),
 		("Support", 1, 0.0, 0.0),
 		(None, 1, 0.0, 0.0),
+	]
+
+
+def test_forecast_by_pipeline():
+	# FIXTURE's deals in two pipelines: D1-D4 in Projects, D5 and D6 in Default, D7 in none (the glue puts
+	# such a deal in the default pipeline; here it stays None and sorts last)
+	pipelines = {"D1": "Projects", "D2": "Projects", "D3": "Projects", "D4": "Projects"}
+	pipelines.update({"D5": "Default", "D6": "Default"})
+	deals = [replace(d, pipeline=pipelines.get(d.name)) for d in FIXTURE]
+	assert forecast(deals, "pipeline") == [
+		row("Default", 2, 0, 0.0, 0.0, 1, 5000.0, 1, 1200.0, 0.5),
+		row("Projects", 4, 4, 3960.0, 1470.0, 0, 0.0, 0, 0.0, None),
+		row(None, 1, 0, 0.0, 0.0, 0, 0.0, 1, 800.0, 0.0),
 	]
 
 

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -62,6 +63,18 @@ def test_state_at_takes_each_field_back_to_before_its_first_change_after_the_mom
 	assert state_at(d, A) == state(amount=100, close=JAN, stage="Proposal", probability=50)
 	assert state_at(d, B) == state(amount=200, close=MAY, stage="Negotiation", probability=80)
 	assert state_at(d, datetime(2026, 12, 1)) == d.now
+
+
+def test_a_past_state_keeps_the_pipeline_the_deal_is_in_now():
+	# a move from Default to Projects recorded after A (its stage mapped with it): the deal's pipeline is
+	# taken as it is now, its stage as it was
+	now = replace(state(stage="Survey"), pipeline="Projects")
+	d = deal(
+		"d",
+		now,
+		changes=[(B, "op_pipeline", "Default"), (B, "sales_stage", "Proposal")],
+	)
+	assert state_at(d, A) == replace(state(stage="Proposal"), pipeline="Projects")
 
 
 def test_a_deal_did_not_exist_before_it_was_created():

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -308,6 +309,16 @@ def test_win_rate_by_each_dimension(dimension, expected):
 		(r.key, r.won_count, r.won_amount, r.lost_count, r.lost_amount, pytest.approx(r.win_rate))
 		for r in rows
 	] == expected
+
+
+def test_win_rate_by_pipeline_hand_computed():
+	# L1, L2 and W1 in Projects; L3, L4 and W2 in Default (O1 is open: ignored)
+	in_projects = {"L1", "L2", "W1"}
+	deals = [replace(d, pipeline="Projects" if d.name in in_projects else "Default") for d in FIXTURE]
+	assert analyse(deals, "pipeline").win_rates == [
+		WinRateRow("Default", 1, 2000.55, 2, 400.2, pytest.approx(1 / 3)),
+		WinRateRow("Projects", 1, 1000.0, 2, 350.1, pytest.approx(1 / 3)),
+	]
 
 
 def test_every_dimension_is_accepted_and_others_refused():

@@ -12,5 +12,12 @@ frappe.dashboards.chart_sources["Weighted Pipeline by Close Month"] = {
 			options: "Company",
 			default: frappe.defaults.get_user_default("Company"),
 		},
+		{
+			fieldname: "pipeline",
+			label: __("Sales Pipeline"),
+			fieldtype: "Link",
+			options: "Sales Pipeline",
+			description: __("Empty: every pipeline"),
+		},
 	],
 };

@@ -1,5 +1,5 @@
-// Sales Forecast: the weekly forecast call on one page. For a period (month, quarter, fiscal year) and a
-// company: targets against won and pipeline (attainment, gap, coverage), the forecast by category
+// Sales Forecast: the weekly forecast call on one page. For a period (month, quarter, fiscal year), a
+// company and every Sales Pipeline or one (the picker shows where a site has several): targets against won and pipeline (attainment, gap, coverage), the forecast by category
 // (Closed, Commit, Best Case, Pipeline), how the pipeline moved between two dates, and the pipeline as
 // it stood on a past date. Every figure comes from the app's REST methods, over the deals the user may
 // read; a click on a row or a deal opens the opportunities behind it.
@@ -83,6 +83,12 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				change: () => this.load_periods(),
 			}),
 			period: field({ fieldname: "period", label: __("Period"), fieldtype: "Select", options: [] }),
+			pipeline: field({
+				fieldname: "pipeline",
+				label: __("Pipeline"),
+				fieldtype: "Select",
+				options: [{ value: "", label: __("All Pipelines") }],
+			}),
 			group_by: field({ fieldname: "group_by", label: __("Per"), fieldtype: "Select", options: [] }),
 			item_group: field({
 				fieldname: "item_group",
@@ -121,7 +127,33 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				options: "User",
 			}),
 		};
+		this.filters.pipeline.$wrapper.hide();
 		this.show_filters();
+		this.load_pipelines();
+	}
+
+	load_pipelines() {
+		// The enabled pipelines (Sales Users may read Sales Pipeline); the picker shows from two on.
+		frappe
+			.xcall("frappe.client.get_list", {
+				doctype: "Sales Pipeline",
+				filters: { enabled: 1 },
+				fields: ["name"],
+				order_by: "is_default desc, name asc",
+				limit_page_length: 0,
+			})
+			.then((rows) => {
+				const select = this.filters.pipeline;
+				const current = select.get_value();
+				const names = rows.map((row) => row.name);
+				select.df.options = [
+					{ value: "", label: __("All Pipelines") },
+					...names.map((name) => ({ value: name, label: name })),
+				];
+				select.refresh();
+				select.set_input(names.includes(current) ? current : "");
+				select.$wrapper.toggle(names.length > 1);
+			});
 	}
 
 	show_filters() {
@@ -143,6 +175,7 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				["owner", __("Owner")],
 				["sales_person", __("Sales Person (rolled up)")],
 				["territory", __("Territory (rolled up)")],
+				["pipeline", __("Pipeline")],
 			],
 			as_of: [
 				["stage", __("Stage")],
@@ -187,7 +220,11 @@ opportunity_plus.SalesForecast = class SalesForecast {
 	refresh() {
 		if (!this.periods || !this.value("company") || !this.value("period")) return;
 		const load = ++this.load_count;
-		const common = { company: this.value("company"), period: this.value("period") };
+		const common = {
+			company: this.value("company"),
+			period: this.value("period"),
+			pipeline: this.value("pipeline"),
+		};
 		const calls = {
 			targets: ["opportunity_plus.api.targets.get_attainment", { group_by: this.value("group_by"), item_group: this.value("item_group") }],
 			categories: ["opportunity_plus.api.categories.get_category_forecast", { group_by: this.value("group_by") }],
@@ -249,7 +286,10 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		const [from_date, to_date] = this.period_dates();
 		const filters = { company: this.value("company") };
 		if (from_date) filters.expected_closing = ["between", [from_date, to_date]];
-		const field = { owner: "opportunity_owner", territory: "territory", stage: "sales_stage" }[group_by];
+		if (this.value("pipeline")) filters.op_pipeline = this.value("pipeline");
+		const field = { owner: "opportunity_owner", territory: "territory", stage: "sales_stage", pipeline: "op_pipeline" }[
+			group_by
+		];
 		if (field && key) filters[field] = key;
 		return ["List", "Opportunity", filters];
 	}
@@ -341,7 +381,12 @@ opportunity_plus.SalesForecast = class SalesForecast {
 			const f = figures(row);
 			return `${this.money(f[`${field}_amount`])} <span class="text-muted small">(${f[`${field}_count`]})</span>`;
 		};
-		const by = { owner: __("Owner"), sales_person: __("Sales Person"), territory: __("Territory") }[result.group_by];
+		const by = {
+			owner: __("Owner"),
+			sales_person: __("Sales Person"),
+			territory: __("Territory"),
+			pipeline: __("Pipeline"),
+		}[result.group_by];
 		this.$body.html(
 			this.table(
 				[

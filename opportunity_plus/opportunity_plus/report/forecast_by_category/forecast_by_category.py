@@ -14,7 +14,7 @@ PER_PERIOD = ("closed_amount", "commit_amount", "best_case_amount", "pipeline_am
 def execute(filters: dict | None = None):
 	filters = frappe._dict(filters or {})
 	result = build_category_forecast(
-		filters.company, filters.period, filters.group_by or "owner", filters.periods or 1
+		filters.company, filters.period, filters.group_by or "owner", filters.periods or 1, filters.pipeline
 	)
 	currency = result["currency"]
 	periods = [item["key"] for item in result["periods"]]
@@ -68,6 +68,7 @@ def _columns(group_by: str, periods: list[str]) -> list[dict]:
 		"owner": _("Opportunity Owner"),
 		"sales_person": _("Sales Person"),
 		"territory": _("Territory"),
+		"pipeline": _("Sales Pipeline"),
 	}[group_by]
 	columns = [{"fieldname": "key", "label": group_label, "fieldtype": "Data", "width": 220}]
 	if len(periods) > 1:

@@ -18,6 +18,7 @@ def execute(filters: dict | None = None):
 		filters.to_date,
 		filters.period or "month",
 		{field: filters.get(field) for field in FILTER_FIELDS if filters.get(field)},
+		filters.pipeline,
 	)
 	currency = result["currency"]
 	group_label = _group_labels()[result["group_by"]]
@@ -38,6 +39,7 @@ def _group_labels() -> dict:
 		"territory": _("Territory"),
 		"source": _("Source"),
 		"opportunity_type": _("Opportunity Type"),
+		"pipeline": _("Sales Pipeline"),
 	}
 
 

@@ -34,6 +34,13 @@ frappe.query_reports["Sales Target Attainment"] = {
 			reqd: 1,
 		},
 		{ fieldname: "item_group", label: __("Item Group"), fieldtype: "Link", options: "Item Group" },
+		{
+			fieldname: "pipeline",
+			label: __("Sales Pipeline"),
+			fieldtype: "Link",
+			options: "Sales Pipeline",
+			description: __("Won and pipeline of this pipeline's deals, against the whole targets"),
+		},
 	],
 	tree: true,
 	name_field: "key",

@@ -11,7 +11,11 @@ from opportunity_plus.api.targets import build_attainment
 def execute(filters: dict | None = None):
 	filters = frappe._dict(filters or {})
 	result = build_attainment(
-		filters.company, filters.period, filters.group_by or "sales_person", filters.item_group or None
+		filters.company,
+		filters.period,
+		filters.group_by or "sales_person",
+		filters.item_group or None,
+		filters.pipeline,
 	)
 	currency = result["currency"]
 	data = [_row(row, currency) for row in result["rows"]]

@@ -24,6 +24,7 @@ frappe.query_reports["Win Loss Analysis"] = {
 			fieldtype: "Date",
 			default: frappe.datetime.get_today(),
 		},
+		{ fieldname: "pipeline", label: __("Sales Pipeline"), fieldtype: "Link", options: "Sales Pipeline" },
 		{
 			fieldname: "view",
 			label: __("View"),
@@ -45,6 +46,7 @@ frappe.query_reports["Win Loss Analysis"] = {
 				{ value: "opportunity_type", label: __("Opportunity Type") },
 				{ value: "owner", label: __("Opportunity Owner") },
 				{ value: "territory", label: __("Territory") },
+				{ value: "pipeline", label: __("Sales Pipeline") },
 			],
 			default: "source",
 			depends_on: "eval:doc.view == 'win_rate'",

@@ -21,7 +21,12 @@ def execute(filters: dict | None = None):
 		frappe.throw(_("Unknown view {0}. Choose one of: {1}.").format(echo(view), ", ".join(VIEWS)))
 	# only the view shown (and the totals of its summary) is computed
 	result = build_win_loss(
-		filters.company, filters.from_date, filters.to_date, filters.dimension or "source", parts=(view,)
+		filters.company,
+		filters.from_date,
+		filters.to_date,
+		filters.dimension or "source",
+		parts=(view,),
+		pipeline=filters.pipeline,
 	)
 	currency = result["currency"]
 	if view == "lost_reasons":
@@ -145,6 +150,7 @@ def _dimension_labels() -> dict:
 		"opportunity_type": _("Opportunity Type"),
 		"owner": _("Opportunity Owner"),
 		"territory": _("Territory"),
+		"pipeline": _("Sales Pipeline"),
 	}
 
 
