@@ -3,7 +3,9 @@
 Times, as an unrestricted Sales Manager and as a Sales User limited to one territory by a User Permission:
 the forecast (one year, one quarter), the Pipeline Forecast and Win Loss Analysis reports with their
 default filters, the workspace's number cards and charts, targets and attainment, the forecast by
-category, pipeline movement over the last week and the forecast as of a week ago. Each figure is checked
+category, pipeline movement over the last week and the forecast as of a week ago; the forecast grouped by
+Sales Pipeline; then every view again filtered by each pipeline of `--pipelines` (default: the generated
+second pipeline and the default one, whose deals partly have no pipeline set). Each figure is checked
 against the row-level SQL truth (the same sums straight from `tabOpportunity`) and the script prints
 "exact" or the difference.
 
@@ -54,6 +56,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 	parser.add_argument(
 		"--territory", help="the territory the Sales User is limited to (default: the largest)"
 	)
+	parser.add_argument(
+		"--pipelines",
+		nargs="*",
+		help="Sales Pipelines to filter every view by (default: OPBENCH-Projects and the default pipeline)",
+	)
 	return parser.parse_args(argv)
 
 
@@ -68,31 +75,70 @@ def p50(call, runs: int) -> tuple[float, object]:
 	return statistics.median(samples), result
 
 
-def truth(company: str, where: str = "1=1", values: dict | None = None, territory: str | None = None) -> dict:
-	"""Count, base and weighted amount straight from the opportunities."""
+# A deal's pipeline: one without is in the default pipeline.
+PIPELINE_OF = "ifnull(nullif(op_pipeline, ''), %(default_pipeline)s)"
+
+
+def truth(
+	company: str,
+	where: str = "1=1",
+	values: dict | None = None,
+	territory: str | None = None,
+	pipeline: str | None = None,
+	group_by_pipeline: bool = False,
+):
+	"""Count, base and weighted amount straight from the opportunities (per pipeline: a dict of them)."""
+	from opportunity_plus.pipeline import default_pipeline
+
 	conditions = ["company = %(company)s", where]
 	if territory:
 		conditions.append("territory = %(territory)s")
-	row = frappe.db.sql(
-		f"""select count(*) n, ifnull(sum(base_opportunity_amount), 0) amount,
+	if pipeline:
+		conditions.append(f"{PIPELINE_OF} = %(pipeline)s")
+	rows = frappe.db.sql(
+		f"""select {PIPELINE_OF if group_by_pipeline else "null"} as pipeline, count(*) n,
+			ifnull(sum(base_opportunity_amount), 0) amount,
 			ifnull(sum(round(base_opportunity_amount * probability / 100, 9)), 0) weighted
-		from `tabOpportunity` where {" and ".join(conditions)}""",
-		{"company": company, "territory": territory, **(values or {})},
+		from `tabOpportunity` where {" and ".join(conditions)} group by 1""",
+		{
+			"company": company,
+			"territory": territory,
+			"pipeline": pipeline,
+			"default_pipeline": default_pipeline(),
+			**(values or {}),
+		},
 		as_dict=True,
-	)[0]
-	return {"count": row.n, "amount": flt(row.amount, 2), "weighted": flt(row.weighted, 2)}
+	)
+	figures = {
+		row.pipeline: {"count": row.n, "amount": flt(row.amount, 2), "weighted": flt(row.weighted, 2)}
+		for row in rows
+	}
+	if group_by_pipeline:
+		return figures
+	return figures.get(None, {"count": 0, "amount": 0.0, "weighted": 0.0})
 
 
-def open_by_stage_in_cents(company: str, territory: str | None) -> dict:
-	"""The open pipeline (open status, stage not of a won or lost kind) rounded to cents per stage."""
+def open_by_stage_in_cents(company: str, territory: str | None, pipeline: str | None = None) -> dict:
+	"""The open pipeline (open status, stage not of a won or lost kind in the deal's pipeline) rounded to
+	cents per stage."""
+	from opportunity_plus.pipeline import default_pipeline
+
 	rows = frappe.db.sql(
 		f"""select sum(o.base_opportunity_amount) amount, sum(round(o.base_opportunity_amount * o.probability / 100, 9)) weighted
 		from `tabOpportunity` o left join `tabSales Stage` s on s.name = o.sales_stage
+		left join `tabSales Pipeline Stage` r on r.parenttype = 'Sales Pipeline'
+			and r.parent = ifnull(nullif(o.op_pipeline, ''), %(default_pipeline)s) and r.sales_stage = o.sales_stage
 		where o.company = %(company)s and o.status in ('Open', 'Replied', 'Quotation')
-			and ifnull(s.op_stage_kind, 'Open') not in ('Won', 'Lost')
+			and coalesce(r.stage_kind, s.op_stage_kind, 'Open') not in ('Won', 'Lost')
 			{"and o.territory = %(territory)s" if territory else ""}
+			{"and ifnull(nullif(o.op_pipeline, ''), %(default_pipeline)s) = %(pipeline)s" if pipeline else ""}
 		group by o.sales_stage""",
-		{"company": company, "territory": territory},
+		{
+			"company": company,
+			"territory": territory,
+			"pipeline": pipeline,
+			"default_pipeline": default_pipeline(),
+		},
 		as_dict=True,
 	)
 	cents = Decimal("0.01")
@@ -134,17 +180,14 @@ def make_changes(company: str, count: int) -> None:
 	"""Change `count` random open generated opportunities through the document API, then backdate the
 	history rows those changes wrote by up to a week."""
 	rng = random.Random(2026)
+	from opportunity_plus.pipeline import ordered_stages, pipeline_of
+
 	names = frappe.get_all(
 		"Opportunity",
 		filters={"company": company, "status": "Open", "name": ("like", "OPBENCH-%")},
 		pluck="name",
 		limit=count * 3,
 	)
-	stages = [
-		s.name
-		for s in frappe.get_all("Sales Stage", fields=["name", "op_stage_kind"])
-		if (s.op_stage_kind or "Open") == "Open"
-	]
 	start = now_datetime()
 	changed = 0
 	began = time.perf_counter()
@@ -154,14 +197,20 @@ def make_changes(company: str, count: int) -> None:
 		if choice == 0:
 			doc.opportunity_amount = flt(doc.opportunity_amount) * rng.choice([0.5, 0.8, 1.25, 2])
 		elif choice == 1:
-			doc.sales_stage = rng.choice(stages)
+			# an open stage of the deal's pipeline
+			doc.sales_stage = rng.choice(
+				[stage.name for stage in ordered_stages(pipeline_of(doc).name) if stage.kind == "Open"]
+			)
 		else:
 			doc.expected_closing = add_days(getdate(nowdate()), rng.randint(-30, 200))
+		frappe.db.savepoint("op_bench_change")
 		try:
 			doc.save(ignore_permissions=True)
 			changed += 1
 		except frappe.ValidationError:
-			frappe.db.rollback()
+			# only this change is undone: the batch's earlier saves stay
+			frappe.db.rollback(save_point="op_bench_change")
+			frappe.local.message_log = []
 			continue
 		if changed % 200 == 0:
 			frappe.db.commit()
@@ -179,11 +228,15 @@ def make_changes(company: str, count: int) -> None:
 	)
 
 
-def cases(company: str) -> dict:
+def cases(company: str, pipeline: str | None = None) -> dict:
+	"""The views, of every pipeline or filtered by `pipeline`."""
 	from frappe.desk.query_report import run as run_report
 
 	from opportunity_plus.api import cards, categories, charts, movement, targets
 	from opportunity_plus.api.forecast import build_forecast
+
+	on_card = {"company": company, **({"pipeline": pipeline} if pipeline else {})}
+	in_report = {"pipeline": pipeline} if pipeline else {}
 
 	today = getdate(nowdate())
 	year = (today.replace(month=1, day=1), today.replace(month=12, day=31))
@@ -191,9 +244,11 @@ def cases(company: str) -> dict:
 	quarter = (quarter_start, get_last_day(add_months(quarter_start, 2)))
 	quarter_key = f"{today.year}-Q{(today.month - 1) // 3 + 1}"
 	win_loss_from = get_first_day(add_months(today, -11))
-	return {
-		"forecast, 1 year": lambda: build_forecast(company, "stage", *year, "month", None)["total"],
-		"forecast, 1 quarter": lambda: build_forecast(company, "stage", *quarter, "month", None)["total"],
+	views = {
+		"forecast, 1 year": lambda: build_forecast(company, "stage", *year, "month", None, pipeline)["total"],
+		"forecast, 1 quarter": lambda: build_forecast(company, "stage", *quarter, "month", None, pipeline)[
+			"total"
+		],
 		"Pipeline Forecast (default filters)": lambda: run_report(
 			"Pipeline Forecast",
 			filters={
@@ -202,6 +257,7 @@ def cases(company: str) -> dict:
 				"to_date": str(year[1]),
 				"group_by": "stage",
 				"period": "month",
+				**in_report,
 			},
 			ignore_prepared_report=1,
 		)["result"][-1],
@@ -213,35 +269,49 @@ def cases(company: str) -> dict:
 				"to_date": str(today),
 				"view": "lost_reasons",
 				"dimension": "source",
+				**in_report,
 			},
 			ignore_prepared_report=1,
 		)["report_summary"],
-		"card: Open Pipeline": lambda: cards.open_pipeline(frappe.as_json({"company": company}))["value"],
-		"card: Weighted Pipeline": lambda: cards.weighted_pipeline(frappe.as_json({"company": company}))[
-			"value"
-		],
-		"card: Won This Quarter": lambda: cards.won_this_quarter(frappe.as_json({"company": company}))[
-			"value"
-		],
-		"card: Win Rate": lambda: cards.win_rate(frappe.as_json({"company": company}))["value"],
-		"chart: Open Pipeline by Stage": lambda: charts.open_pipeline_by_stage(
-			frappe.as_json({"company": company})
-		),
+		"card: Open Pipeline": lambda: cards.open_pipeline(frappe.as_json(on_card))["value"],
+		"card: Weighted Pipeline": lambda: cards.weighted_pipeline(frappe.as_json(on_card))["value"],
+		"card: Won This Quarter": lambda: cards.won_this_quarter(frappe.as_json(on_card))["value"],
+		"card: Win Rate": lambda: cards.win_rate(frappe.as_json(on_card))["value"],
+		"chart: Open Pipeline by Stage": lambda: charts.open_pipeline_by_stage(frappe.as_json(on_card)),
 		"chart: Weighted Pipeline by Close Month": lambda: charts.weighted_pipeline_by_close_month(
-			frappe.as_json({"company": company})
+			frappe.as_json(on_card)
 		),
 		"targets and attainment (quarter)": lambda: targets.get_attainment(
-			period=quarter_key, company=company
+			period=quarter_key, company=company, pipeline=pipeline
 		)["total"],
 		"forecast by category (quarter)": lambda: categories.get_category_forecast(
-			period=quarter_key, company=company
+			period=quarter_key, company=company, pipeline=pipeline
 		)["total"],
 		"pipeline movement (last 7 days, quarter)": lambda: movement.get_movement(
-			company=company, period=quarter_key
+			company=company, period=quarter_key, pipeline=pipeline
 		),
 		"forecast as of 7 days ago (quarter)": lambda: movement.get_forecast_as_of(
-			company=company, period=quarter_key, as_of=str(add_days(today, -7))
+			company=company, period=quarter_key, as_of=str(add_days(today, -7)), pipeline=pipeline
 		),
+	}
+	if not pipeline:
+		views["forecast, 1 year, by pipeline"] = lambda: build_forecast(
+			company, "pipeline", *year, "month", None
+		)["rows"]
+		views["Pipeline Forecast by pipeline"] = lambda: run_report(
+			"Pipeline Forecast",
+			filters={
+				"company": company,
+				"from_date": str(year[0]),
+				"to_date": str(year[1]),
+				"group_by": "pipeline",
+				"period": "month",
+			},
+			ignore_prepared_report=1,
+		)["result"]
+	return {
+		**views,
+		"_pipeline": pipeline,
 		"_quarter": quarter,
 		"_year": year,
 		"_win_loss_from": win_loss_from,
@@ -250,12 +320,29 @@ def cases(company: str) -> dict:
 
 def checks(company: str, name: str, result, context: dict, territory: str | None):
 	"""The row-level truth of the figures a case returned, where one applies."""
-	year, quarter = context["_year"], context["_quarter"]
+	year, quarter, pipeline = context["_year"], context["_quarter"], context["_pipeline"]
 	open_statuses = "status in ('Open', 'Replied', 'Quotation')"
+	if name in ("forecast, 1 year, by pipeline", "Pipeline Forecast by pipeline"):
+		per_pipeline = truth(
+			company,
+			"expected_closing between %(a)s and %(b)s",
+			{"a": year[0], "b": year[1]},
+			territory,
+			group_by_pipeline=True,
+		)
+		rows = [row for row in result if isinstance(row, dict) and not row.get("bold")]
+		return verdict(
+			{row["key"]: row["count"] for row in rows},
+			{key: figures["count"] for key, figures in per_pipeline.items()},
+		)
 	if name.startswith("forecast, 1"):
 		window = year if "year" in name else quarter
 		every = truth(
-			company, "expected_closing between %(a)s and %(b)s", {"a": window[0], "b": window[1]}, territory
+			company,
+			"expected_closing between %(a)s and %(b)s",
+			{"a": window[0], "b": window[1]},
+			territory,
+			pipeline,
 		)
 		return verdict(result["count"], every["count"])
 	if name in ("card: Open Pipeline", "card: Weighted Pipeline"):
@@ -265,7 +352,7 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 		cents = Decimal("0.01")
 		return verdict(
 			Decimal(str(result)).quantize(cents),
-			open_by_stage_in_cents(company, territory)[field].quantize(cents),
+			open_by_stage_in_cents(company, territory, pipeline)[field].quantize(cents),
 		)
 	if name == "Win Loss Analysis (default filters)":
 		closed = truth(
@@ -273,6 +360,7 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 			"status in ('Converted', 'Lost', 'Closed') and op_closed_on between %(a)s and %(b)s",
 			{"a": context["_win_loss_from"], "b": getdate(nowdate())},
 			territory,
+			pipeline,
 		)
 		won_and_lost = sum(row["value"] for row in result if row["datatype"] == "Int")
 		return verdict(won_and_lost, closed["count"])
@@ -282,6 +370,7 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 			f"{open_statuses} and expected_closing between %(a)s and %(b)s",
 			{"a": quarter[0], "b": quarter[1]},
 			territory,
+			pipeline,
 		)
 		return verdict(result["closing"], direct["amount"]) + (
 			", balanced" if result["balanced"] else ", NOT BALANCED"
@@ -291,9 +380,11 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 	return ""
 
 
-def run_as(user: str, company: str, runs: int, territory: str | None) -> list[tuple]:
+def run_as(
+	user: str, company: str, runs: int, territory: str | None, pipeline: str | None = None
+) -> list[tuple]:
 	frappe.set_user(user)
-	context = cases(company)
+	context = cases(company, pipeline)
 	rows = []
 	for name, call in context.items():
 		if name.startswith("_"):
@@ -313,6 +404,7 @@ def main(argv=None) -> None:
 	site_options.connect(args)
 	from opportunity_plus import summary
 	from opportunity_plus.api import movement
+	from opportunity_plus.pipeline import default_pipeline
 
 	company = args.company
 	deals = frappe.db.count("Opportunity", {"company": company})
@@ -324,6 +416,16 @@ def main(argv=None) -> None:
 		)[0][0]
 	)
 	ensure_viewer(territory)
+	pipelines = args.pipelines
+	if pipelines is None:
+		pipelines = [
+			name
+			for name in ("OPBENCH-Projects", default_pipeline())
+			if frappe.db.exists("Sales Pipeline", name)
+		]
+	for pipeline in pipelines:
+		if not frappe.db.exists("Sales Pipeline", pipeline):
+			sys.exit(f"No Sales Pipeline {pipeline}.")
 	previous_since = frappe.db.get_default(movement.HISTORY_SINCE_DEFAULT)
 	frappe.db.set_default(movement.HISTORY_SINCE_DEFAULT, str(add_months(now_datetime(), -12)))
 	frappe.db.commit()
@@ -336,13 +438,21 @@ def main(argv=None) -> None:
 			f"load {os.getloadavg()[0]:.2f}; innodb_buffer_pool_size "
 			f"{int(frappe.db.sql('select @@innodb_buffer_pool_size')[0][0]) // 2**20} MiB"
 		)
-		for label, user, limit in (
-			("unrestricted Sales Manager (Administrator)", "Administrator", None),
-			(f"Sales User limited to {territory} ({visible} deals)", VIEWER, territory),
-		):
-			print(f"\n{label}: p50 of {args.runs} runs")
-			for name, ms, check in run_as(user, company, args.runs, limit):
-				print(f"  {name:<45} {ms:9.1f} ms  {check}")
+		in_pipelines = frappe.db.sql(
+			f"""select {PIPELINE_OF} pipeline, count(*) from `tabOpportunity` where company = %(company)s
+			group by 1 order by 1""",
+			{"company": company, "default_pipeline": default_pipeline()},
+		)
+		print("deals per pipeline: " + ", ".join(f"{name} {count}" for name, count in in_pipelines))
+		for pipeline in (None, *pipelines):
+			for label, user, limit in (
+				("unrestricted Sales Manager (Administrator)", "Administrator", None),
+				(f"Sales User limited to {territory} ({visible} deals)", VIEWER, territory),
+			):
+				scope = f"pipeline {pipeline}" if pipeline else "every pipeline"
+				print(f"\n{label}, {scope}: p50 of {args.runs} runs; load {os.getloadavg()[0]:.2f}")
+				for name, ms, check in run_as(user, company, args.runs, limit, pipeline):
+					print(f"  {name:<45} {ms:9.1f} ms  {check}")
 	finally:
 		frappe.db.set_default(movement.HISTORY_SINCE_DEFAULT, previous_since or "")
 		frappe.db.commit()

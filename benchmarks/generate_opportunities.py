@@ -13,13 +13,19 @@ rather than the hour doc.insert would. The spread aims at what a real pipeline
 looks like: mostly open deals in early stages, closed outcomes mostly in the past, several currencies,
 owners, territories, sources and types.
 
+Two Sales Pipelines: about 70 % of the deals are in the site's default pipeline (half of them with the
+pipeline left blank, as deals saved before pipelines are, half naming it), 30 % in a second pipeline
+`OPBENCH-Projects` of two of the default's open stages (at other probabilities and categories), two open
+stages of its own (`OPBENCH-Site Survey`, `OPBENCH-Permitting`) and the default's won and lost stages.
+
 Everything generated is recognisable by its name, so `--remove` deletes exactly that and nothing else:
 opportunities `OPBENCH-<n>` and their item lines `OPBENCH-<n>-<line>`, items `OPBENCH-ITEM-<n>`, customers
 `OPBENCH-CUST-<n>`, leads `OPBENCH-LEAD-<n>`, territories `OPBENCH-<region>`, users
-`opbench.<first>@example.invalid` and Currency Exchange `OPBENCH-<from>-<to>` (and a Customer Group
-`OPBENCH-Customers` only on a site without one). Existing Sales Stages, Lead Sources, Opportunity Types,
-Item Groups and UOMs are used as they are (the three types are created only if missing, and then kept). No
-index is added: the benchmarks measure the stock table.
+`opbench.<first>@example.invalid`, Currency Exchange `OPBENCH-<from>-<to>`, the Sales Pipeline
+`OPBENCH-Projects` and its Sales Stages `OPBENCH-<stage>` (and a Customer Group `OPBENCH-Customers` only on
+a site without one). Existing Sales Stages, Lead Sources, Opportunity Types, Item Groups and UOMs are used as
+they are (the three types are created only if missing, and then kept). No index is added: the benchmarks
+measure the stock table.
 """
 
 import argparse
@@ -53,6 +59,13 @@ USD_VALUE = {"USD": 1.0, "EUR": 1.08, "GBP": 1.27}
 # The company's currency, then two others (deal_currencies).
 CURRENCY_WEIGHTS = (70, 20, 10)
 CUSTOMER_GROUP = f"{PREFIX}Customers"
+# The second pipeline: its share of the deals, its own stages (name, probability, forecast category) and
+# the default pipeline's open stages it shares, by their position among the default's open stages, at
+# its own probability and category; then the default's won and lost stages.
+PIPELINE = f"{PREFIX}Projects"
+PIPELINE_SHARE = 0.3
+PIPELINE_OWN_STAGES = ((f"{PREFIX}Site Survey", 25, "Pipeline"), (f"{PREFIX}Permitting", 50, "Best Case"))
+PIPELINE_SHARED_STAGES = ((0, 10, "Pipeline"), (-2, 70, "Commit"))
 
 OWNERS = ("alice", "bruno", "chen", "dana", "emeka", "farah")
 TERRITORIES = ("Europe", "North America", "Asia Pacific", "Latin America", "Middle East")
@@ -128,6 +141,7 @@ OPPORTUNITY_FIELDS = (
 	"base_opportunity_amount",
 	"company",
 	"language",
+	"op_pipeline",
 	"op_is_overdue",
 	"op_probability_overridden",
 	"total",
@@ -233,12 +247,15 @@ def ensure_helpers(rng: random.Random, now: datetime, company: str) -> dict:
 	parties = ensure_parties(rng, now, company)
 	items = ensure_items(rng, now)
 	stages = load_stages()
+	pipelines = {"default": default_pipeline_name(), "projects": ensure_pipeline(now, stages)}
 	sources = frappe.get_all("Lead Source", pluck="name", order_by="name")
 	territories = [*territory_names(), *existing_leaf_territories()]
 	return {
 		"parties": parties,
 		"items": items,
 		"stages": stages,
+		"pipelines": pipelines,
+		"projects_stages": load_pipeline_stages(PIPELINE),
 		"sources": sources,
 		"territories": territories,
 		"owners": owner_emails(),
@@ -439,13 +456,86 @@ def load_stages() -> dict:
 	}
 
 
+def default_pipeline_name() -> str:
+	from opportunity_plus.pipeline import default_pipeline
+
+	name = default_pipeline()
+	if not name:
+		sys.exit("The site has no default Sales Pipeline (migrate opportunity_plus first).")
+	return name
+
+
+def ensure_pipeline(now: datetime, stages: dict) -> str:
+	"""The second pipeline, with its own stages (bare Sales Stage rows, like the other helpers: a stage
+	saved through the document joins the default pipeline while it is the site's only one)."""
+	from opportunity_plus.pipeline import clear_stage_cache
+
+	if frappe.db.exists("Sales Pipeline", PIPELINE):
+		return PIPELINE
+	rows = [
+		(name, now, now, "Administrator", "Administrator", name, probability, "Open", 1000 + index, category)
+		for index, (name, probability, category) in enumerate(PIPELINE_OWN_STAGES)
+		if not frappe.db.exists("Sales Stage", name)
+	]
+	fields = ["name", "creation", "modified", "modified_by", "owner", "stage_name", "op_probability"]
+	fields += ["op_stage_kind", "op_stage_order", "op_forecast_category"]
+	if rows:
+		insert_rows("Sales Stage", fields, rows)
+	shared = [
+		(stages["open"][position][0], probability, category)
+		for position, probability, category in PIPELINE_SHARED_STAGES
+	]
+	own = list(PIPELINE_OWN_STAGES)
+	frappe.get_doc(
+		{
+			"doctype": "Sales Pipeline",
+			"pipeline_name": PIPELINE,
+			"enabled": 1,
+			"is_default": 0,
+			"description": "Generated by benchmarks/generate_opportunities.py",
+			"stages": [
+				{
+					"sales_stage": name,
+					"stage_kind": "Open",
+					"probability": probability,
+					"forecast_category": category,
+				}
+				for name, probability, category in (shared[0], *own, shared[1])
+			]
+			+ [
+				{"sales_stage": stages["won"][0], "stage_kind": "Won", "probability": 100},
+				{"sales_stage": stages["lost"][0], "stage_kind": "Lost", "probability": 0},
+			],
+		}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+	clear_stage_cache()
+	return PIPELINE
+
+
+def load_pipeline_stages(pipeline: str) -> dict:
+	"""A pipeline's stages as load_stages gives the default's."""
+	from opportunity_plus.pipeline import ordered_stages
+
+	stages = ordered_stages(pipeline)
+	opened = [(stage.name, stage.probability or 0) for stage in stages if stage.kind == "Open"]
+	won = next(stage for stage in stages if stage.kind == "Won")
+	lost = next(stage for stage in stages if stage.kind == "Lost")
+	return {
+		"open": opened,
+		"open_weights": [len(opened) - index for index in range(len(opened))],
+		"late": opened[len(opened) // 2 :],
+		"won": (won.name, won.probability or 0),
+		"lost": (lost.name, lost.probability or 0),
+	}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Opportunities
 
 
 def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date, now: datetime):
 	"""Yield `count` pairs: a value tuple in OPPORTUNITY_FIELDS order and its item lines in ITEM_FIELDS order."""
-	stages = helpers["stages"]
 	items = helpers["items"]
 	parties, sources, territories, owners = (
 		helpers["parties"],
@@ -459,7 +549,15 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 	past_statuses, past_weights = list(STATUS_WEIGHTS_PAST), list(STATUS_WEIGHTS_PAST.values())
 	future_statuses, future_weights = list(STATUS_WEIGHTS_FUTURE), list(STATUS_WEIGHTS_FUTURE.values())
 	owner_assign = {owner: json.dumps([owner]) for owner in owners}
+	pipelines = helpers["pipelines"]
 	for number in range(1, count + 1):
+		# the second pipeline's share, and in the default one half left blank (saved before pipelines)
+		pick = rng.random()
+		if pick < PIPELINE_SHARE:
+			pipeline, stages = pipelines["projects"], helpers["projects_stages"]
+		else:
+			pipeline = pipelines["default"] if pick < PIPELINE_SHARE + (1 - PIPELINE_SHARE) / 2 else None
+			stages = helpers["stages"]
 		expected_closing = today + timedelta(days=rng.randint(-365, 365))
 		if expected_closing < today:
 			status = rng.choices(past_statuses, past_weights)[0]
@@ -562,6 +660,7 @@ def opportunity_rows(count: int, helpers: dict, rng: random.Random, today: date,
 				round(amount * conversion_rate, 2),
 				company,
 				"en",
+				pipeline,
 				int(status in OPEN_STATUSES and expected_closing < today),
 				0,
 				total,
@@ -638,9 +737,24 @@ def remove() -> dict:
 	if frappe.db.exists("Customer Group", CUSTOMER_GROUP):
 		frappe.delete_doc("Customer Group", CUSTOMER_GROUP, ignore_permissions=True, force=True)
 		removed["Customer Group"] = 1
+	removed.update(remove_pipeline())
 	frappe.db.commit()
 	derived = keep_derived_data()
 	return {"removed": removed, "seconds": time.perf_counter() - started, "derived_seconds": derived}
+
+
+def remove_pipeline() -> dict:
+	"""The second pipeline (its deals are gone) and its own stages."""
+	from opportunity_plus.pipeline import clear_stage_cache
+
+	removed = {}
+	if frappe.db.exists("Sales Pipeline", PIPELINE):
+		frappe.delete_doc("Sales Pipeline", PIPELINE, ignore_permissions=True, force=True)
+		frappe.db.commit()
+		removed["Sales Pipeline"] = 1
+	removed["Sales Stage"] = _delete_like("Sales Stage", f"{PREFIX}%")
+	clear_stage_cache()
+	return removed
 
 
 def keep_derived_data() -> float:
