@@ -37,7 +37,6 @@ OUTCOME_INDEX = {
 	"opportunity_type": "op_closed_source_index",
 	"owner": "op_closed_index",
 	"territory": "op_closed_index",
-	# the pipeline is in no index: the window's deals read from op_closed_index, their pipeline from the row
 	"pipeline": "op_closed_index",
 }
 # The closed statuses core.forecast.outcome counts as lost.

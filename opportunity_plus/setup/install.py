@@ -179,7 +179,7 @@ FORECAST_INDEXES = {
 		"base_opportunity_amount",
 	),
 	# Pipeline movement and the forecast as of a past date sum the deals created since a moment that are
-	# in a period's open pipeline now: from index entries alone.
+	# in a period's open pipeline now (of one Sales Pipeline, or any): from index entries alone.
 	"op_creation_index": (
 		"creation",
 		"company",
@@ -188,10 +188,12 @@ FORECAST_INDEXES = {
 		"base_opportunity_amount",
 		"territory",
 		"opportunity_owner",
+		"op_pipeline",
 	),
 	# Win/loss, targets (won in a period) and the Closed forecast category read the deals closed in a
-	# window, summed by status and by territory and owner, or by source or type: from index entries alone
-	# (two indexes: one would pass InnoDB's 3072-byte key limit).
+	# window (of one Sales Pipeline, or any), summed by status and by territory and owner, by source or
+	# type, or by pipeline: from index entries alone (two indexes: one would pass InnoDB's 3072-byte key
+	# limit).
 	"op_closed_index": (
 		"company",
 		"op_closed_on",
@@ -199,6 +201,7 @@ FORECAST_INDEXES = {
 		"territory",
 		"opportunity_owner",
 		"base_opportunity_amount",
+		"op_pipeline",
 	),
 	"op_closed_source_index": (
 		"company",
@@ -207,6 +210,7 @@ FORECAST_INDEXES = {
 		"source",
 		"opportunity_type",
 		"base_opportunity_amount",
+		"op_pipeline",
 	),
 }
 
