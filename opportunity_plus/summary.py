@@ -564,6 +564,7 @@ def forecast_rows(
 		conditions.append(f"({restriction})")
 	group_column = f"nullif(summary.`{group_key}`, '')" if group_key else "null"
 	pipeline_column = "summary.`pipeline`" if by_pipeline else "null"
+	# Grouped in the order of install.SUMMARY_INDEXES' read index (by stage, it sums in index order).
 	return frappe.db.sql(
 		f"""
 		select {group_column} as group_value, last_day(summary.`close_month`) as month_end,
@@ -572,7 +573,7 @@ def forecast_rows(
 			sum(summary.`weighted_amount`) as weighted_amount
 		from {SUMMARY_TABLE} summary
 		where {" and ".join(conditions)}
-		group by group_value, month_end, summary.`status`, sales_stage, pipeline_name
+		group by summary.`close_month`, summary.`status`, summary.`sales_stage`, group_value, pipeline_name
 		order by null
 		""",
 		values,

@@ -7,6 +7,7 @@ would (its index DDL commits, so it cannot simply be rolled back).
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
+from opportunity_plus import summary
 from opportunity_plus.core.sqltext import index_friendly as sargable
 from opportunity_plus.setup import install
 from opportunity_plus.tests.integration import factories
@@ -30,6 +31,8 @@ class TestForecastIndexes(FrappeTestCase):
 		)
 		for name, columns in install.FORECAST_INDEXES.items():
 			self.assertEqual(install.index_columns(name), list(columns), name)
+		for name, columns in install.SUMMARY_INDEXES.items():
+			self.assertEqual(install.index_columns(name, summary.SUMMARY), list(columns), name)
 
 	def test_after_migrate_keeps_the_indexes_and_rebuilds_an_outdated_one(self):
 		# An earlier version of the app declared the date-first index without territory.
