@@ -715,6 +715,8 @@ def remove() -> dict:
 	started = time.perf_counter()
 	removed = {"Opportunity": _delete_like("Opportunity", f"{PREFIX}%")}
 	removed["Opportunity Item"] = _delete_like("Opportunity Item", f"{PREFIX}%")
+	# the deal history bench_manager's document-API changes wrote
+	removed["Opportunity History"] = _delete_like("Opportunity History", f"{PREFIX}%", field="opportunity")
 	# Nothing is generated in these, but a developer may have opened and saved a generated deal.
 	for child in ("Opportunity Item", "Opportunity Lost Reason Detail", "Competitor Detail", "CRM Note"):
 		committed(
@@ -771,11 +773,11 @@ def keep_derived_data() -> float:
 	return time.perf_counter() - started
 
 
-def _delete_like(doctype: str, pattern: str, batch_size: int = 5000) -> int:
+def _delete_like(doctype: str, pattern: str, batch_size: int = 5000, field: str = "name") -> int:
 	# By primary key, a batch per transaction: one DELETE ... LIKE over 100k rows locks the whole key range
 	# for seconds and deadlocked with tests running on the same site.
 	deleted = 0
-	select = f"select name from `tab{doctype}` where name like %s limit {batch_size}"
+	select = f"select name from `tab{doctype}` where `{field}` like %s limit {batch_size}"
 	while names := frappe.db.sql_list(select, pattern):
 		committed(f"delete from `tab{doctype}` where name in %s", [tuple(names)])
 		deleted += len(names)
