@@ -355,6 +355,27 @@ def test_sales_forecast_page(desk: Desk, opb: dict):
 				assert "Opening" in text and "Closing" in text, f"no waterfall: {text[:300]}"
 			if is_rep(desk):
 				assert "OPB Hidden Deal" not in text, "the rep sees a deal of another territory"
+	# The site has two pipelines: the picker shows, and each view answers for the one picked.
+	pipeline = opb["pipeline"]["name"]
+	answers = {"Targets": "has_targets", "Categories": "periods", "Movement": "steps", "As Of": "as_of"}
+	with desk.step("Sales Forecast: one pipeline"):
+		assert desk.page.locator(
+			".page-form [data-fieldname='pipeline']"
+		).first.is_visible(), "no pipeline picker"
+		desk.page.evaluate(
+			"(name) => frappe.container.page.sales_forecast.filters.pipeline.set_value(name)", pipeline
+		)
+	for view, selector in views.items():
+		with desk.step(f"Sales Forecast: {view} of {pipeline}"):
+			desk.page.locator(".op-forecast-tabs button", has_text=view).first.click()
+			desk.wait_for(
+				"([name, key]) => { const result = frappe.container.page.sales_forecast.result;"
+				" return result && key in result && result.pipeline === name; }",
+				f"the {view} view of {pipeline}",
+				arg=[pipeline, answers[view]],
+			)
+			desk.page.locator(f".op-forecast-body {selector}").first.wait_for(state="visible")
+			desk.settle()
 	desk.raise_failures()
 
 

@@ -133,15 +133,9 @@ opportunity_plus.SalesForecast = class SalesForecast {
 	}
 
 	load_pipelines() {
-		// The enabled pipelines (Sales Users may read Sales Pipeline); the picker shows from two on.
+		// The enabled pipelines, the default first; the picker shows from two on.
 		frappe
-			.xcall("frappe.client.get_list", {
-				doctype: "Sales Pipeline",
-				filters: { enabled: 1 },
-				fields: ["name"],
-				order_by: "is_default desc, name asc",
-				limit_page_length: 0,
-			})
+			.xcall("opportunity_plus.api.pipelines.get_pipelines")
 			.then((rows) => {
 				const select = this.filters.pipeline;
 				const current = select.get_value();
