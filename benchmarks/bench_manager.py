@@ -232,7 +232,7 @@ def cases(company: str, pipeline: str | None = None) -> dict:
 	"""The views, of every pipeline or filtered by `pipeline`."""
 	from frappe.desk.query_report import run as run_report
 
-	from opportunity_plus.api import cards, categories, charts, movement, targets
+	from opportunity_plus.api import cards, categories, charts, funnel, movement, targets
 	from opportunity_plus.api.forecast import build_forecast
 
 	on_card = {"company": company, **({"pipeline": pipeline} if pipeline else {})}
@@ -292,6 +292,9 @@ def cases(company: str, pipeline: str | None = None) -> dict:
 		),
 		"forecast as of 7 days ago (quarter)": lambda: movement.get_forecast_as_of(
 			company=company, period=quarter_key, as_of=str(add_days(today, -7)), pipeline=pipeline
+		),
+		"stage conversion (deals created in the last 3 months)": lambda: funnel.get_stage_conversion(
+			company=company, pipeline=pipeline
 		),
 	}
 	if not pipeline:
@@ -375,6 +378,18 @@ def checks(company: str, name: str, result, context: dict, territory: str | None
 		return verdict(result["closing"], direct["amount"]) + (
 			", balanced" if result["balanced"] else ", NOT BALANCED"
 		)
+	if name.startswith("stage conversion"):
+		from opportunity_plus.pipeline import default_pipeline
+
+		direct = truth(
+			company,
+			"creation between %(a)s and %(b)s",
+			{"a": result["from_date"], "b": f"{result['to_date']} 23:59:59.999999"},
+			territory,
+			pipeline or default_pipeline(),
+		)
+		entered = sum(row["entered"] for row in result["stages"])
+		return verdict(result["deals"], direct["count"]) + f", {entered} stage entries"
 	if name == "forecast as of 7 days ago (quarter)":
 		return f"{result['total']['count']} deals then"
 	return ""

@@ -777,6 +777,67 @@ def keep_derived_data() -> float:
 	return time.perf_counter() - started
 
 
+def write_stage_history() -> dict:
+	"""A deal history for the generated deals, as the app would have written it, set-based:
+	the stage each was created with (its pipeline's first open stage) at its creation, a move to the stage
+	it has now (when another) between its creation and its last change, and for a closed deal the status
+	it closed with on its Closed On day (noon). What Stage Conversion reads. Commits."""
+	from opportunity_plus.pipeline import default_pipeline, ordered_stages
+
+	started = time.perf_counter()
+	default = default_pipeline()
+	first = {
+		name: next(stage.name for stage in ordered_stages(name) if stage.kind == "Open")
+		for name in (default, PIPELINE)
+		if frappe.db.exists("Sales Pipeline", name)
+	}
+	pipeline = f"ifnull(nullif(o.op_pipeline, ''), {frappe.db.escape(default)})"
+	first_stage = (
+		"case "
+		+ " ".join(
+			f"when {pipeline} = {frappe.db.escape(name)} then {frappe.db.escape(stage)}"
+			for name, stage in first.items()
+		)
+		+ " end"
+	)
+	columns = (
+		"name, creation, modified, owner, modified_by, opportunity, changed_field, field_label, from_value, "
+		"to_value, changed_on, changed_by, channel"
+	)
+	generated = f"o.name like {frappe.db.escape(PREFIX + '%')}"
+
+	def missing(suffix: str) -> str:
+		# each row once: a second run (or one stopped midway) writes only what is missing
+		return (
+			f"not exists (select 1 from `tabOpportunity History` h where h.name = concat(o.name, '{suffix}'))"
+		)
+
+	moment = "o.creation + interval floor(timestampdiff(second, o.creation, o.modified) / 2) second"
+	closed = "timestamp(o.op_closed_on, '12:00:00')"
+	statements = (
+		f"""insert into `tabOpportunity History` ({columns})
+		select concat(o.name, '-s2'), {moment}, {moment}, o.owner, o.owner, o.name, 'sales_stage', 'Sales Stage',
+			{first_stage}, o.sales_stage, {moment}, o.owner, 'System'
+		from `tabOpportunity` o where {generated} and {missing("-s2")} and o.sales_stage != {first_stage}""",
+		f"""insert into `tabOpportunity History` ({columns})
+		select concat(o.name, '-s3'), greatest({closed}, {moment}), greatest({closed}, {moment}), o.owner, o.owner,
+			o.name, 'status', 'Status', 'Open', o.status, greatest({closed}, {moment}), o.owner, 'System'
+		from `tabOpportunity` o where {generated} and {missing("-s3")} and o.status in ('Converted', 'Lost', 'Closed')
+			and o.op_closed_on is not null""",
+		f"""insert into `tabOpportunity History` ({columns})
+		select concat(o.name, '-s1'), o.creation, o.creation, o.owner, o.owner, o.name, 'sales_stage', 'Sales Stage',
+			null, {first_stage}, o.creation, o.owner, 'System'
+		from `tabOpportunity` o where {generated} and {missing("-s1")}""",
+	)
+	written = 0
+	for statement in statements:
+		frappe.db.sql(statement)
+		written += frappe.db._cursor.rowcount
+		frappe.db.commit()
+	frappe.db.sql("analyze table `tabOpportunity History`")
+	return {"rows": written, "seconds": time.perf_counter() - started}
+
+
 def _delete_like(doctype: str, pattern: str, batch_size: int = 5000, field: str = "name") -> int:
 	# By primary key, a batch per transaction: one DELETE ... LIKE over 100k rows locks the whole key range
 	# for seconds and deadlocked with tests running on the same site.
@@ -798,6 +859,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 	site_options.add_arguments(parser)
 	parser.add_argument("--seed", type=int, default=42)
 	parser.add_argument("--chunk-size", type=int, default=5000, help="rows per INSERT statement")
+	parser.add_argument(
+		"--stage-history",
+		action="store_true",
+		help="also write a deal history of stage moves and closings for the generated deals (what Stage "
+		"Conversion reads); alone, for deals generated earlier",
+	)
 	return parser.parse_args(argv)
 
 
@@ -805,6 +872,10 @@ def main(argv=None) -> None:
 	args = parse_args(argv)
 	site_options.connect(args)
 	try:
+		if args.stage_history and existing_count():
+			written = write_stage_history()
+			print(f"deal history: {written['rows']} rows written in {written['seconds']:.2f} s")
+			return
 		if args.remove:
 			result = remove()
 			removed = ", ".join(f"{doctype} {count}" for doctype, count in result["removed"].items())

@@ -17,6 +17,7 @@ REPORTS = (
 	"Minutes to First Response for Opportunity",
 	"Forecast by Category",
 	"Sales Target Attainment",
+	"Stage Conversion",
 )
 WORKSPACE_CARDS = (
 	"Open Pipeline",

@@ -32,7 +32,13 @@ from frappe.utils import (
 from opportunity_plus.api.forecast import current_quarter
 from opportunity_plus.core.forecast import LOST, OPEN, WON, Deal, outcome
 from opportunity_plus.core.stages import CLOSED_STATUSES, OPEN_STATUSES
-from opportunity_plus.pipeline import clear_stage_cache, first_stage_of_kind, get_settings, get_stages
+from opportunity_plus.pipeline import (
+	clear_stage_cache,
+	default_pipeline,
+	first_stage_of_kind,
+	get_settings,
+	get_stages,
+)
 from opportunity_plus.tests.integration import endpoint, factories
 
 REFUSED = "refused"
@@ -589,6 +595,46 @@ def expect_open_this_quarter(ctx, user):
 	return REFUSED if rows is None else money(row.base_opportunity_amount for row in rows)
 
 
+def read_stage_conversion(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.funnel.get_stage_conversion", {"company": ctx.company}, user=user
+	)
+	return answer, (lambda result: result["deals"])
+
+
+def read_stage_conversion_report(ctx, user):
+	answer = report("Stage Conversion", {"company": ctx.company}, user)
+	return answer, (lambda result: result["report_summary"][0]["value"])
+
+
+def expect_created_in_the_default_pipeline(ctx, user):
+	"""The deals of the company created in the last three months (api.funnel's default window, today
+	included) that are in the default pipeline (a blank pipeline is the default's)."""
+	rows = rows_for(
+		user,
+		[
+			["company", "=", ctx.company],
+			["creation", ">=", add_days(add_months(getdate(nowdate()), -3), 1)],
+		],
+	)
+	if rows is None:
+		return REFUSED
+	default = default_pipeline()
+	pipelines = dict(
+		frappe.get_all(
+			"Opportunity",
+			filters={"name": ("in", [row.name for row in rows] or [""])},
+			fields=["name", "op_pipeline"],
+			as_list=True,
+		)
+	)
+	return sum(1 for row in rows if (pipelines.get(row.name) or default) == default)
+
+
+def expect_created_in_the_default_pipeline_in_a_report(ctx, user):
+	return expect_created_in_the_default_pipeline(ctx, user) if may_run_reports(user) else REFUSED
+
+
 READERS = {
 	"opportunity_plus.api.forecast.get_forecast": (read_forecast, expect_company_figure),
 	"report:Pipeline Forecast": (read_pipeline_forecast_report, expect_company_figure_in_a_report),
@@ -664,6 +710,14 @@ READERS = {
 		expect_category_forecast,
 	),
 	"report:Forecast by Category": (read_category_report, expect_category_forecast_in_a_report),
+	"opportunity_plus.api.funnel.get_stage_conversion": (
+		read_stage_conversion,
+		expect_created_in_the_default_pipeline,
+	),
+	"report:Stage Conversion": (
+		read_stage_conversion_report,
+		expect_created_in_the_default_pipeline_in_a_report,
+	),
 }
 
 # Methods that write: each is checked for refusing a caller who may not write the opportunity it names
