@@ -52,4 +52,17 @@ def reconcile_summary(context):
 	_on_site(context, reconcile)
 
 
-commands = [rebuild_summary, reconcile_summary]
+@click.command("opportunity-plus-snapshot-forecasts")
+@pass_context
+def snapshot_forecasts(context):
+	"""Store this week's forecast figures of every sales person (the weekly job, at once)."""
+	from opportunity_plus import forecast_call
+
+	def snapshot(site):
+		result = forecast_call.take_snapshots()
+		click.echo(f"{site}: {result['rows']} snapshots of {result['companies']} companies")
+
+	_on_site(context, snapshot)
+
+
+commands = [rebuild_summary, reconcile_summary, snapshot_forecasts]

@@ -100,9 +100,14 @@ ignore_links_on_delete = ["Opportunity History"]
 # History rows are readable exactly where their opportunity is.
 permission_query_conditions = {
 	"Opportunity History": "opportunity_plus.permissions.opportunity_history_query",
+	# Forecast calls and snapshots: a person's own and their team's (forecast_call.py).
+	"Forecast Submission": "opportunity_plus.forecast_call.submission_query",
+	"Forecast Snapshot": "opportunity_plus.forecast_call.snapshot_query",
 }
 has_permission = {
 	"Opportunity History": "opportunity_plus.permissions.opportunity_history_has_permission",
+	"Forecast Submission": "opportunity_plus.forecast_call.submission_has_permission",
+	"Forecast Snapshot": "opportunity_plus.forecast_call.snapshot_has_permission",
 }
 
 # Scheduled tasks
@@ -116,6 +121,13 @@ scheduler_events = {
 		# Mornings, system time zone: the day's follow-up notifications and the overdue digest.
 		"0 7 * * *": [
 			"opportunity_plus.tasks.send_follow_up_reminders",
+		],
+		# The forecast call: the reminder on the settings' weekday, and the weekly snapshots (Monday).
+		"0 8 * * *": [
+			"opportunity_plus.tasks.remind_forecast_calls",
+		],
+		"30 5 * * 1": [
+			"opportunity_plus.tasks.snapshot_forecasts",
 		],
 	},
 	"daily_long": [

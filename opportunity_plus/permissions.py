@@ -59,6 +59,9 @@ def read_scope(user: str | None = None) -> ReadScope:
 	permission and with no opportunity shared with them (Guest included).
 	"""
 	user = user or frappe.session.user
+	if frappe.flags.op_read_every_opportunity:
+		# set by forecast_call.every_deal() only: a forecast call's figures are the team's whole numbers
+		return ReadScope(user=user)
 	query = DatabaseQuery(OPPORTUNITY, user=user)
 	query.check_read_permission(OPPORTUNITY)
 	match = query.build_match_conditions()

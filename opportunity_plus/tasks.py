@@ -81,3 +81,72 @@ def reconcile_pipeline_summary() -> None:
 	from opportunity_plus import summary
 
 	summary.reconcile()
+
+
+def snapshot_forecasts() -> None:
+	"""Weekly (and safe any day): this week's computed figures of every sales person for the current month,
+	quarter and fiscal year (forecast_call.take_snapshots: one row per person, period and week, upserted,
+	committed per company and period, so a run stopped midway is completed by the next)."""
+	from opportunity_plus import forecast_call
+
+	forecast_call.take_snapshots()
+
+
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def remind_forecast_calls() -> None:
+	"""On the settings' weekday: a notification to each Sales Person's user who has not called this week
+	for the current period, at most one a week (a second run that day finds it sent)."""
+	from frappe import _
+	from frappe.utils import get_datetime, getdate, nowdate
+
+	from opportunity_plus import forecast_call, planning
+	from opportunity_plus.core.forecast_call import week_start
+
+	day = frappe.db.get_single_value("Opportunity Plus Settings", "forecast_call_reminder_day")
+	today_ = getdate(nowdate())
+	if not day or WEEKDAYS[today_.weekday()] != day:
+		return
+	monday = get_datetime(week_start(today_))
+	company = frappe.db.get_single_value("Global Defaults", "default_company")
+	if not company:
+		return
+	period, _years = forecast_call.resolve(company, None)
+	persons = {node.name for node in forecast_call.tree()}
+	users = frappe.get_all("User", filters={"enabled": 1, "user_type": "System User"}, pluck="name")
+	for user, person in planning.sales_persons_of(users).items():
+		if person not in persons:
+			continue
+		called = frappe.db.exists(
+			forecast_call.SUBMISSION,
+			{
+				"submission_type": forecast_call.CALL,
+				"sales_person": person,
+				"period": period.key,
+				"submitted_on": (">=", monday),
+			},
+		)
+		reminded = frappe.db.exists(
+			"Notification Log",
+			{
+				"for_user": user,
+				"document_type": "Sales Person",
+				"document_name": person,
+				"creation": (">=", monday),
+			},
+		)
+		if called or reminded:
+			continue
+		frappe.get_doc(
+			{
+				"doctype": "Notification Log",
+				"for_user": user,
+				"type": "Alert",
+				"document_type": "Sales Person",
+				"document_name": person,
+				"subject": _("Your forecast call for {0} is due this week").format(period.key),
+				"email_content": _("Submit your Commit and Best Case on the Sales Forecast page."),
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()

@@ -46,6 +46,8 @@ TABLES = (
 	"Communication",
 	"Notification Log",
 	"Version",
+	"Forecast Submission",
+	"Forecast Snapshot",
 )
 # What a message must never read like: a Python or database error leaking through.
 RAW_ERRORS = (

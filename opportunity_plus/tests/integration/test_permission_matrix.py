@@ -28,6 +28,7 @@ from frappe.utils import (
 	nowdate,
 	random_string,
 )
+from frappe.utils.nestedset import get_root_of
 
 from opportunity_plus.api.forecast import current_quarter
 from opportunity_plus.core.forecast import LOST, OPEN, WON, Deal, outcome
@@ -635,6 +636,43 @@ def expect_created_in_the_default_pipeline_in_a_report(ctx, user):
 	return expect_created_in_the_default_pipeline(ctx, user) if may_run_reports(user) else REFUSED
 
 
+def read_forecast_call(method):
+	"""A forecast-call reader for the root of the Sales Person tree: only those who see every sales person
+	(Sales Manager) may; nobody in the fixture is a Sales Person."""
+
+	def read(ctx, user):
+		root = get_root_of("Sales Person")
+		answer = endpoint.call(method, {"company": ctx.company, "sales_person": root}, user=user)
+		return answer, (lambda result: "answered")
+
+	return read
+
+
+def read_forecast_call_accuracy_report(ctx, user):
+	answer = report(
+		"Forecast Call Accuracy", {"company": ctx.company, "sales_person": get_root_of("Sales Person")}, user
+	)
+	return answer, (lambda result: "answered")
+
+
+def expect_sales_manager(ctx, user):
+	return "answered" if "Sales Manager" in frappe.get_roles(user) else REFUSED
+
+
+def read_my_forecast_call(ctx, user):
+	answer = endpoint.call(
+		"opportunity_plus.api.forecast_call.my_forecast_call",
+		{"filters": json.dumps({"company": ctx.company})},
+		user=user,
+	)
+	return answer, (lambda result: result["value"])
+
+
+def expect_my_forecast_call(ctx, user):
+	"""Nobody of the fixture is a Sales Person: those who may read forecast calls are told so."""
+	return "No Sales Person" if frappe.has_permission("Forecast Submission", "read", user=user) else REFUSED
+
+
 READERS = {
 	"opportunity_plus.api.forecast.get_forecast": (read_forecast, expect_company_figure),
 	"report:Pipeline Forecast": (read_pipeline_forecast_report, expect_company_figure_in_a_report),
@@ -718,6 +756,16 @@ READERS = {
 		read_stage_conversion_report,
 		expect_created_in_the_default_pipeline_in_a_report,
 	),
+	"opportunity_plus.api.forecast_call.get_forecast_call": (
+		read_forecast_call("opportunity_plus.api.forecast_call.get_forecast_call"),
+		expect_sales_manager,
+	),
+	"opportunity_plus.api.forecast_call.get_accuracy": (
+		read_forecast_call("opportunity_plus.api.forecast_call.get_accuracy"),
+		expect_sales_manager,
+	),
+	"report:Forecast Call Accuracy": (read_forecast_call_accuracy_report, expect_sales_manager),
+	"opportunity_plus.api.forecast_call.my_forecast_call": (read_my_forecast_call, expect_my_forecast_call),
 }
 
 # Methods that write: each is checked for refusing a caller who may not write the opportunity it names
@@ -730,6 +778,8 @@ WRITERS = {
 	"opportunity_plus.api.mappers.make_supplier_quotations",
 	"opportunity_plus.api.mappers.make_request_for_quotation",
 	"opportunity_plus.api.lead.convert_lead",
+	"opportunity_plus.api.forecast_call.submit_call",
+	"opportunity_plus.api.forecast_call.adjust_call",
 }
 
 
@@ -934,6 +984,13 @@ class TestWritersRefuseCallersWithoutAccess(MatrixFixture):
 				"suppliers": json.dumps([]),
 			},
 			"opportunity_plus.api.lead.convert_lead": {"lead": ctx.other_lead, "deal_name": "x", "amount": 1},
+			# nobody of the fixture is a Sales Person: no call of their own, nobody to adjust
+			"opportunity_plus.api.forecast_call.submit_call": {"commit": 1, "best_case": 2},
+			"opportunity_plus.api.forecast_call.adjust_call": {
+				"sales_person": get_root_of("Sales Person"),
+				"commit": 1,
+				"best_case": 2,
+			},
 		}
 		self.assertEqual(set(calls), WRITERS)
 		before = snapshot(ctx)
@@ -955,7 +1012,14 @@ def snapshot(ctx) -> dict:
 		),
 		"counts": {
 			doctype: frappe.db.count(doctype)
-			for doctype in ("Quotation", "Supplier Quotation", "Request for Quotation", "Customer", "ToDo")
+			for doctype in (
+				"Quotation",
+				"Supplier Quotation",
+				"Request for Quotation",
+				"Customer",
+				"ToDo",
+				"Forecast Submission",
+			)
 		},
 	}
 
