@@ -38,23 +38,33 @@ def _period(company: str, period):
 	return glue.resolve(company, period)
 
 
-def _person(sales_person) -> str:
-	"""The sales person asked for, else the caller's own (a Sales Manager without one: refused with a
-	message naming what to pick)."""
+def _person(sales_person) -> str | None:
+	"""The sales person asked for, else the caller's own; None for a caller who is none (a Sales Manager
+	then picks one; anyone else is told to ask for a Sales Person)."""
 	name = parse_name(sales_person, _("Sales Person"), required=False)
 	if name:
 		name = check_exists("Sales Person", name, _("Sales Person"))
 		glue.check_sees(name)
 		return name
-	mine = glue.own_person()
-	if mine:
-		return mine
-	if glue.sees_everyone():
-		frappe.throw(_("Pick a Sales Person: your user is not one (through an Employee)."))
-	frappe.throw(
-		_("Your user is not a Sales Person: ask your manager to link your Employee to a Sales Person."),
-		frappe.PermissionError,
-	)
+	return glue.own_person()
+
+
+def _no_person(company: str, period) -> dict:
+	"""The answer for a caller who is no Sales Person and named none: what to do, no figures."""
+	everyone = glue.sees_everyone()
+	return {
+		"company": company,
+		"currency": frappe.get_cached_value("Company", company, "default_currency"),
+		"period": period.key,
+		"period_kind": period.kind,
+		"from_date": str(period.start),
+		"to_date": str(period.end),
+		"sales_person": None,
+		"reason": _("Pick a Sales Person to see their forecast call.")
+		if everyone
+		else _("Your user is not a Sales Person: ask your manager to link your Employee to a Sales Person."),
+		"pick_from": [node.name for node in glue.tree() if not node.parent] if everyone else [],
+	}
 
 
 def _check_reader() -> None:
@@ -82,11 +92,14 @@ def _changes(this_week, last_week) -> list[dict]:
 def get_forecast_call(
 	company: str | None = None, period: str | None = None, sales_person: str | None = None
 ) -> dict:
-	"""A sales person's forecast call for a period and their direct reports' (see the module docstring)."""
+	"""A sales person's forecast call for a period and their direct reports' (see the module docstring).
+	A caller who is no Sales Person and names none gets `sales_person` None and the `reason`."""
 	_check_reader()
 	company = _company(company)
 	period, years = _period(company, period)
 	person = _person(sales_person)
+	if not person:
+		return _no_person(company, period)
 	nodes = glue.tree()
 	reports = glue.children_of(person, nodes)
 	team, own = glue.computed(company, period, years, nodes)
@@ -300,7 +313,7 @@ def get_accuracy(
 		elif glue.sees_everyone():
 			people = [node.name for node in nodes]
 		else:
-			_person(None)  # refuses with its message
+			people = []  # no Sales Person: no calls to hold against anything
 	visible = glue.visible_persons()
 	if visible is not None:
 		people = [person for person in people if person in visible]

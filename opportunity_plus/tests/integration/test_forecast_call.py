@@ -248,7 +248,6 @@ class ForecastCallCase(FrappeTestCase):
 			("adjust_call", self.users["D"], "POST", {"sales_person": p["R1"], "commit": 1, "best_case": 1}),
 			# a user who is no Sales Person has no call to make
 			("submit_call", factories.sales_user(), "POST", {"commit": 1, "best_case": 1}),
-			("get_forecast_call", factories.sales_user(), "GET", {}),
 		]
 		before = frappe.db.count("Forecast Submission")
 		for method, user, http, args in refused:
@@ -257,6 +256,13 @@ class ForecastCallCase(FrappeTestCase):
 				self.assertEqual(answer.status, 403, answer.message)
 				self.assertTrue(answer.message)
 		self.assertEqual(frappe.db.count("Forecast Submission"), before)
+		# a user who is no Sales Person is told why, with no figures; a Sales Manager is asked to pick one
+		told = self.ok("get_forecast_call", factories.sales_user())
+		self.assertIsNone(told["sales_person"])
+		self.assertIn("not a Sales Person", told["reason"])
+		self.assertNotIn("computed", told)
+		self.assertIn(get_root_of("Sales Person"), self.ok("get_forecast_call", self.manager)["pick_from"])
+		self.assertEqual(self.ok("get_accuracy", factories.sales_user())["rows"], [])
 		# a Sales Manager sees anyone and adjusts anyone; the director adjusts a direct report
 		self.ok("get_forecast_call", self.manager, sales_person=p["R3"])
 		self.ok("adjust_call", self.manager, "POST", sales_person=p["R1"], commit=1, best_case=2)
