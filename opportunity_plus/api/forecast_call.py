@@ -393,7 +393,9 @@ def my_forecast_call(filters: dict | str | None = None) -> dict:
 			text = f"{symbol} {flt(rows[-1].commit_amount, 2):,.2f}"
 	return {
 		"value": text,
-		"fieldtype": "Data",
+		# The desk shows a card's value as $(frappe.format(value, this dict)).text(): a Data value such as
+		# "$ 1,234.50" is taken for a jQuery selector and throws; Code wraps the (escaped) text in <pre>.
+		"fieldtype": "Code",
 		"route": ["sales-forecast"],
 		"route_options": {"view": "call", "period": period.key, "company": company},
 		"due": due,

@@ -51,6 +51,13 @@ RENEWAL_DEALS = {
 	"Sales User": ("OPB Renewal Board Rep", "OPB Renewal Form Rep"),
 	"Sales Manager": ("OPB Renewal Board Manager", "OPB Renewal Form Manager"),
 }
+# The forecast call: the manager's user is a Sales Person (a group) with the rep's under it, each through an
+# Employee whose user they are; the rep has called once already, so the manager's reports table has a call
+# to show and adjust whichever test runs first.
+MANAGER_PERSON = "OPB Manager"
+REP_PERSON = "OPB Rep"
+SALES_PERSONS = {MANAGER: (MANAGER_PERSON, 1), REP: (REP_PERSON, 0)}
+FIRST_CALL = {"commit_amount": 1000, "best_case_amount": 1500, "note": "OPB: the rep's first call"}
 
 
 def main(argv: list[str]) -> int:
@@ -101,10 +108,13 @@ def setup(password: str) -> dict:
 	item_code = sales_item()
 	stages = open_stages()
 
+	# The deals' Opportunity Owner is whose figures the forecast call counts them in (through the owner's
+	# Employee and Sales Person): the rep's territory's deals are the rep's, the other one the manager's.
 	def deal(title, party_name, territory_name, stage, closing, rates, pipeline=None):
 		doc = frappe.get_doc(
 			{
 				"op_pipeline": pipeline,
+				"opportunity_owner": REP if territory_name == TERRITORY else MANAGER,
 				"doctype": "Opportunity",
 				"opportunity_from": "Lead",
 				"party_name": party_name,
@@ -152,6 +162,8 @@ def setup(password: str) -> dict:
 			doc = deal(title, party, TERRITORY, RENEWAL_DUE, 60, [700], pipeline=RENEWALS)
 			renewal_deals[role].append(doc.name)
 
+	forecast_call = forecast_call_tree(company)
+
 	return {
 		"company": company,
 		"currency": currency,
@@ -186,6 +198,82 @@ def setup(password: str) -> dict:
 			"board_deals": {role: names[0] for role, names in renewal_deals.items()},
 			"form_deals": {role: names[1] for role, names in renewal_deals.items()},
 		},
+		"forecast_call": forecast_call,
+	}
+
+
+def forecast_call_tree(company: str) -> dict:
+	"""The manager's and the rep's Sales Persons (the rep under the manager), the rep's first call, and a
+	snapshot of last week for each, so the page has week-over-week changes to show."""
+	root = frappe.db.get_value(
+		"Sales Person", {"is_group": 1, "parent_sales_person": ("in", ("", None))}
+	) or frappe.db.get_value("Sales Person", {"is_group": 1})
+	parent = root
+	for email, (name, is_group) in SALES_PERSONS.items():
+		employee = frappe.get_doc(
+			{
+				"doctype": "Employee",
+				"first_name": name,
+				"gender": frappe.get_all("Gender", pluck="name", order_by="name asc", limit=1)[0],
+				"date_of_birth": "1990-01-01",
+				"date_of_joining": "2020-01-01",
+				"status": "Active",
+				"company": company,
+				"user_id": email,
+				# no User Permission on Employee: it would hide the other one's Sales Person from the user
+				"create_user_permission": 0,
+			}
+		).insert(ignore_permissions=True)
+		frappe.get_doc(
+			{
+				"doctype": "Sales Person",
+				"sales_person_name": name,
+				"parent_sales_person": parent,
+				"is_group": is_group,
+				"employee": employee.name,
+			}
+		).insert(ignore_permissions=True)
+		parent = name
+	# submitted as the rep, as the page does (a call is only ever the caller's own)
+	frappe.set_user(REP)
+	try:
+		call = frappe.get_doc(
+			{
+				"doctype": "Forecast Submission",
+				"submission_type": "Call",
+				"company": company,
+				"sales_person": REP_PERSON,
+				**FIRST_CALL,
+			}
+		).insert()
+	finally:
+		frappe.set_user("Administrator")
+	# Last week's figures, a smaller pipeline than this week's (the call stored this week's for the rep).
+	# Snapshots are written by the app only: straight into the table, as its weekly job does.
+	last_week = add_days(getdate(nowdate()), -getdate(nowdate()).weekday() - 7)
+	for person in (MANAGER_PERSON, REP_PERSON):
+		frappe.get_doc(
+			{
+				"doctype": "Forecast Snapshot",
+				"name": f"OPB-{person}-{last_week}".replace(" ", "-"),
+				"company": company,
+				"period": call.period,
+				"sales_person": person,
+				"week_start": last_week,
+				"taken_on": get_datetime(f"{last_week} 06:00:00"),
+				"currency": call.currency,
+				"closed": 0,
+				"commit_amount": 0,
+				"best_case": 0,
+				"pipeline": 1000,
+			}
+		).db_insert()
+	return {
+		"period": call.period,
+		"manager": MANAGER_PERSON,
+		"rep": REP_PERSON,
+		"persons": {"Sales User": REP_PERSON, "Sales Manager": MANAGER_PERSON},
+		"first_call": {"commit": FIRST_CALL["commit_amount"], "best_case": FIRST_CALL["best_case_amount"]},
 	}
 
 
@@ -357,6 +445,7 @@ def teardown() -> None:
 		delete_linked("Address", "Lead", name)
 		frappe.delete_doc("Lead", name, ignore_permissions=True, force=True)
 
+	remove_forecast_call_tree()
 	for email in USERS:
 		if frappe.db.exists("User", email):
 			for permission in frappe.get_all("User Permission", filters={"user": email}, pluck="name"):
@@ -380,6 +469,21 @@ def teardown() -> None:
 		if frappe.db.exists("Sales Stage", name):
 			frappe.delete_doc("Sales Stage", name, ignore_permissions=True, force=True)
 	# the board's remembered pipeline (Frappe's user settings) went with the users
+
+
+def remove_forecast_call_tree() -> None:
+	"""The Sales Persons (reports first), their calls, adjustments and snapshots, and the Employees."""
+	persons = [name for name, _is_group in SALES_PERSONS.values()]
+	# Calls and snapshots are kept by the app and refuse deletion through the document API.
+	frappe.db.delete("Forecast Submission", {"sales_person": ("in", persons)})
+	frappe.db.delete("Forecast Submission", {"adjusted_by": ("in", persons)})
+	frappe.db.delete("Forecast Submission", {"submitted_by": ("in", list(USERS))})
+	frappe.db.delete("Forecast Snapshot", {"sales_person": ("in", persons)})
+	for name in reversed(persons):
+		if frappe.db.exists("Sales Person", name):
+			frappe.delete_doc("Sales Person", name, ignore_permissions=True, force=True)
+	for employee in frappe.get_all("Employee", filters={"user_id": ("in", list(USERS))}, pluck="name"):
+		frappe.delete_doc("Employee", employee, ignore_permissions=True, force=True)
 
 
 def delete_opportunity(name: str) -> None:

@@ -6,6 +6,7 @@ a console error, an uncaught page error or an error dialog (desk.py).
 """
 
 import json
+import secrets
 from urllib.parse import quote
 
 from opportunity_plus.tests.browser.desk import VIEWPORT, Desk
@@ -26,6 +27,7 @@ WORKSPACE_CARDS = (
 	"Win Rate",
 	"Target Attainment",
 	"Pipeline Coverage",
+	"My Forecast Call",
 )
 WORKSPACE_CHARTS = ("Weighted Pipeline by Close Month", "Open Pipeline by Stage")
 BOARD_VIEWPORT = {"width": 3000, "height": 1000}
@@ -378,6 +380,204 @@ def test_sales_forecast_page(desk: Desk, opb: dict):
 			desk.page.locator(f".op-forecast-body {selector}").first.wait_for(state="visible")
 			desk.settle()
 	desk.raise_failures()
+
+
+def test_forecast_call(desk: Desk, opb: dict):
+	"""The Forecast Call view as each role: the computed figures with this week against last; the rep
+	submits a call through the form, the manager (the rep's manager in the Sales Person tree) sees the rep's
+	call among the direct reports and adjusts it through the dialog; the workspace card shows the call or
+	"Due" and opens the view. Each role's part stands alone: the fixture made a first call for the rep."""
+	forecast_call = opb["forecast_call"]
+	person = forecast_call["persons"][desk.role]
+	token = secrets.token_hex(3)
+
+	with desk.step("Sales Forecast: Forecast Call"):
+		desk.open("/app/sales-forecast")
+		desk.wait_for(
+			"() => frappe.container.page && frappe.container.page.sales_forecast"
+			" && frappe.container.page.sales_forecast.result",
+			"the Sales Forecast page to load its first view",
+		)
+		desk.page.locator(".op-forecast-tabs button", has_text="Forecast Call").first.click()
+		wait_for_call(desk, person)
+		hidden = desk.js(
+			"""() => ['group_by', 'item_group', 'from_date', 'to_date', 'as_of', 'territory', 'opportunity_owner',
+				'pipeline'].filter((name) => frappe.container.page.sales_forecast.filters[name].$wrapper.is(':visible'))"""
+		)
+		assert not hidden, f"filters of other views show on the Forecast Call view: {hidden}"
+		check_call_figures(desk)
+
+	if is_rep(desk):
+		note = f"OPB rep call {token}"
+		with desk.step("Forecast Call: submit a call"):
+			form = desk.page.locator(".op-call-form")
+			form.wait_for(state="visible")
+			fill_amount(desk, form, "commit", "2345")
+			fill_amount(desk, form, "best_case", "3456")
+			form.locator('[data-fieldname="note"] textarea').fill(note)
+			desk.page.locator(".op-call-submit").click()
+			desk.wait_for(
+				"(note) => { const result = frappe.container.page.sales_forecast.result;"
+				" return result.call && result.call.note === note; }",
+				"the submitted call to show as the latest",
+				arg=note,
+			)
+			desk.settle()
+			call = desk.js("() => frappe.container.page.sales_forecast.result.call")
+			assert (call["commit"], call["best_case"]) == (2345, 3456), f"the call saved is {call}"
+			latest = desk.page.locator(".op-call-latest").inner_text()
+			assert note in latest, f"the latest call shown is not the one submitted: {latest!r}"
+			assert money(desk, 2345) in latest, f"the latest call does not show its Commit: {latest!r}"
+			history = desk.js("() => frappe.container.page.sales_forecast.result.calls.length")
+			assert history >= 2, f"the earlier call is not in the history ({history} call(s))"
+	else:
+		note = f"OPB adjustment {token}"
+		rep = forecast_call["rep"]
+		row = desk.page.locator(f'tr.op-call-report[data-key="{quote(rep)}"]')
+		with desk.step("Forecast Call: the direct reports"):
+			row.wait_for(state="visible")
+			line = report_line(desk, rep)
+			assert line["call"], f"the rep's call is not among the reports: {line}"
+			their_call = row.locator(".op-call-their").inner_text()
+			assert (
+				money(desk, line["call"]["commit"]) in their_call
+			), f"the rep's call shows as {their_call!r}"
+			before = line["effective"]
+			assert money(desk, before["commit"]) in row.locator(".op-call-effective").inner_text()
+
+		with desk.step("Forecast Call: adjust a report's call"):
+			commit = int(before["commit"]) + 250
+			best_case = max(int(before["best_case"]), commit) + 500
+			row.locator("[data-adjust]").click()
+			dialog = desk.page.locator(".op-adjust-call-dialog.show")
+			dialog.wait_for(state="visible")
+			desk.wait_for(
+				"() => document.querySelector('.op-adjust-call-dialog.show').contains(document.activeElement)",
+				"the adjust dialog to finish opening",
+			)
+			fill_amount(desk, dialog, "commit", str(commit))
+			fill_amount(desk, dialog, "best_case", str(best_case))
+			dialog.locator('[data-fieldname="note"] textarea').fill(note)
+			desk.screenshot("Forecast Call adjust dialog")
+			dialog.locator(".modal-footer .btn-primary").click()
+			desk.wait_for(
+				"([rep, note]) => { const line = frappe.container.page.sales_forecast.result.reports"
+				".find((line) => line.sales_person === rep);"
+				" return line && line.adjustment && line.adjustment.note === note; }",
+				"the adjustment to show",
+				arg=[rep, note],
+			)
+			desk.settle()
+			line = report_line(desk, rep)
+			assert (line["effective"]["commit"], line["effective"]["best_case"]) == (
+				commit,
+				best_case,
+			), f"the effective call is {line['effective']}, not the adjustment {commit} / {best_case}"
+			assert line["effective"] != before, "the effective call did not change"
+			assert money(desk, commit) in row.locator(".op-call-adjustment").inner_text()
+			assert money(desk, commit) in row.locator(".op-call-effective").inner_text()
+			assert not desk.page.locator(".op-adjust-call-dialog.show").count(), "the dialog stayed open"
+
+	with desk.step("Workspace: My Forecast Call"):
+		card = open_workspace_card(desk, "My Forecast Call")
+		expected = desk.api_get("/api/method/opportunity_plus.api.forecast_call.my_forecast_call")["message"]
+		shown = card.locator(".widget-body .number").inner_text().strip()
+		if expected["due"]:
+			assert not is_rep(desk), "the card says the rep's call is due right after the rep called"
+			assert shown == "Due", f"the card shows {shown!r}, not Due"
+		else:
+			# the desk shows the amount in the site's number format
+			digits = "".join(char for char in shown if char.isdigit())
+			assert digits == "".join(
+				char for char in expected["value"] if char.isdigit()
+			), f"the card shows {shown!r}"
+			if is_rep(desk):
+				assert digits == "234500", f"the card does not show the rep's call of 2,345.00: {shown!r}"
+		desk.screenshot("Workspace My Forecast Call card")
+		card.locator(".widget-body").click()
+		wait_for_call(desk, person)
+		period = desk.js("() => frappe.container.page.sales_forecast.result.period")
+		assert period == expected["period"], f"the card opened the call of {period}, not {expected['period']}"
+
+	desk.raise_failures()
+
+
+def wait_for_call(desk: Desk, person: str) -> None:
+	desk.wait_for(
+		"(person) => { const page = frappe.container.page.sales_forecast;"
+		" return page && page.result_view === 'call' && page.result.sales_person === person"
+		" && document.querySelector('.op-call-figures'); }",
+		f"the Forecast Call view of {person}",
+		arg=person,
+	)
+	desk.settle()
+
+
+def check_call_figures(desk: Desk) -> None:
+	"""Each computed figure is shown, with an arrow and the change wherever last week had a figure."""
+	shown = desk.js(
+		"""() => {
+			const page = frappe.container.page.sales_forecast;
+			const result = page.result;
+			return {
+				computed: result.computed,
+				changes: result.week_over_week,
+				boxes: Object.fromEntries([...document.querySelectorAll('.op-call-figure')].map((box) => [
+					box.dataset.figure,
+					{
+						value: box.querySelector('.op-call-figure-value').innerText.trim(),
+						wow: box.querySelector('.op-call-figure-wow').innerText.trim(),
+					},
+				])),
+				money: Object.fromEntries(['closed', 'commit', 'best_case', 'pipeline'].map(
+					(name) => [name, page.money(result.computed[name])])),
+			};
+		}"""
+	)
+	boxes = shown["boxes"]
+	assert sorted(boxes) == sorted(
+		["closed", "commit", "best_case", "pipeline", "target", "gap", "coverage"]
+	), f"the figures shown are {sorted(boxes)}"
+	for name, formatted in shown["money"].items():
+		assert boxes[name]["value"] == formatted, f"{name} shows {boxes[name]['value']!r}, not {formatted!r}"
+	for change in shown["changes"]:
+		wow = boxes[change["name"]]["wow"]
+		arrow = {"up": "▲", "down": "▼", "same": "="}.get(change["direction"], "")
+		assert (arrow in wow) if arrow else not wow, f"{change['name']} {change['direction']}: shows {wow!r}"
+
+
+def report_line(desk: Desk, sales_person: str) -> dict:
+	return desk.js(
+		"(name) => frappe.container.page.sales_forecast.result.reports.find((line) => line.sales_person === name)",
+		sales_person,
+	)
+
+
+def money(desk: Desk, amount) -> str:
+	return desk.js("(amount) => frappe.container.page.sales_forecast.money(amount)", amount)
+
+
+def fill_amount(desk: Desk, scope, fieldname: str, amount: str) -> None:
+	"""Type an amount into a Currency field and leave it, so the desk parses it."""
+	field = scope.locator(f'[data-fieldname="{fieldname}"] input')
+	field.fill(amount)
+	field.press("Tab")
+	desk.settle()
+
+
+def open_workspace_card(desk: Desk, label: str):
+	desk.open("/app/opportunity-plus")
+	card = desk.page.locator(".number-widget-box", has=desk.page.locator(".widget-title", has_text=label))
+	card.first.wait_for(state="visible")
+	desk.wait_for(
+		"(label) => [...document.querySelectorAll('.number-widget-box')].some((card) =>"
+		" card.querySelector('.widget-title').textContent.trim() === label"
+		" && (card.querySelector('.widget-body .number') || {}).textContent)",
+		f"the number card {label} to show its value",
+		arg=label,
+	)
+	desk.settle()
+	return card.first
 
 
 def test_pipelines_on_the_board(desk: Desk, opb: dict):

@@ -3,6 +3,10 @@
 // (Closed, Commit, Best Case, Pipeline), how the pipeline moved between two dates, and the pipeline as
 // it stood on a past date. Every figure comes from the app's REST methods, over the deals the user may
 // read; a click on a row or a deal opens the opportunities behind it.
+// The Forecast Call view is the call itself (api.forecast_call): a sales person's computed figures with
+// this week against last, their calls and the form to submit one, the trend over the period's weeks, and
+// a manager's direct reports with their calls and the manager's adjustments. The workspace card "My
+// Forecast Call" opens it (route options view, period, company).
 
 frappe.provide("opportunity_plus");
 
@@ -17,7 +21,9 @@ frappe.pages["sales-forecast"].on_page_load = function (wrapper) {
 };
 
 frappe.pages["sales-forecast"].on_page_show = function (wrapper) {
-	wrapper.sales_forecast && wrapper.sales_forecast.refresh();
+	if (!wrapper.sales_forecast) return;
+	wrapper.sales_forecast.apply_route_options();
+	wrapper.sales_forecast.refresh();
 };
 
 opportunity_plus.SalesForecast = class SalesForecast {
@@ -26,7 +32,18 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		categories: __("Categories"),
 		movement: __("Movement"),
 		as_of: __("As Of"),
+		call: __("Forecast Call"),
 	};
+	// The filters each view takes; company and period apply to all.
+	static FILTERS = {
+		targets: ["pipeline", "group_by", "item_group"],
+		categories: ["pipeline", "group_by"],
+		movement: ["pipeline", "from_date", "to_date", "territory", "opportunity_owner"],
+		as_of: ["pipeline", "as_of", "group_by", "territory", "opportunity_owner"],
+		call: ["sales_person"],
+	};
+	// Week-over-week figures where a rise is bad news.
+	static WORSE_WHEN_UP = ["gap"];
 
 	constructor(page) {
 		this.page = page;
@@ -53,7 +70,39 @@ opportunity_plus.SalesForecast = class SalesForecast {
 			const route = JSON.parse(decodeURIComponent($(event.currentTarget).attr("data-route")));
 			frappe.set_route(...route);
 		});
+		this.$body.on("click", "[data-sales-person]", (event) => {
+			event.preventDefault();
+			this.show_sales_person(decodeURIComponent($(event.currentTarget).attr("data-sales-person")) || null);
+		});
+		this.$body.on("click", "[data-adjust]", (event) => {
+			event.preventDefault();
+			this.adjust_dialog(decodeURIComponent($(event.currentTarget).attr("data-adjust")));
+		});
+		this.$body.on("click", ".op-call-submit", (event) => {
+			event.preventDefault();
+			this.submit_call();
+		});
+		this.apply_route_options();
 		this.load_periods();
+	}
+
+	apply_route_options() {
+		// The workspace card "My Forecast Call" opens the page with {view, period, company}.
+		const options = frappe.route_options;
+		if (!options || !(options.view || options.period || options.company)) return false;
+		frappe.route_options = null;
+		if (options.view && SalesForecast.VIEWS[options.view]) {
+			this.view = options.view;
+			this.call_person = null;
+			this.show_filters();
+		}
+		if (options.period) this.wanted_period = options.period;
+		if (options.company && options.company !== this.filters.company.get_value()) {
+			this.filters.company.set_value(options.company); // reloads the periods
+		} else if (options.period && this.periods) {
+			this.select_period();
+		}
+		return true;
 	}
 
 	make_tabs() {
@@ -63,6 +112,7 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				.appendTo($tabs)
 				.on("click", () => {
 					this.view = view;
+					this.call_person = null;
 					this.show_filters();
 					this.refresh();
 				});
@@ -126,8 +176,21 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				fieldtype: "Link",
 				options: "User",
 			}),
+			// the Forecast Call view's, for a Sales Manager (others drill down through their team)
+			sales_person: field({
+				fieldname: "sales_person",
+				label: __("Sales Person"),
+				fieldtype: "Link",
+				options: "Sales Person",
+				change: () => {
+					const person = this.filters.sales_person.get_value() || null;
+					if (person === this.call_person) return;
+					this.call_person = person;
+					this.refresh();
+				},
+			}),
 		};
-		this.filters.pipeline.$wrapper.hide();
+		this.has_pipelines = false;
 		this.show_filters();
 		this.load_pipelines();
 	}
@@ -146,19 +209,20 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				];
 				select.refresh();
 				select.set_input(names.includes(current) ? current : "");
-				select.$wrapper.toggle(names.length > 1);
+				this.has_pipelines = names.length > 1;
+				this.show_filters();
 			});
 	}
 
 	show_filters() {
-		const shown = {
-			targets: ["group_by", "item_group"],
-			categories: ["group_by"],
-			movement: ["from_date", "to_date", "territory", "opportunity_owner"],
-			as_of: ["as_of", "group_by", "territory", "opportunity_owner"],
-		}[this.view];
-		for (const name of ["group_by", "item_group", "from_date", "to_date", "as_of", "territory", "opportunity_owner"]) {
-			this.filters[name].$wrapper.toggle(shown.includes(name));
+		const shown = SalesForecast.FILTERS[this.view];
+		const applies = {
+			pipeline: this.has_pipelines,
+			sales_person: Boolean(frappe.user.has_role("Sales Manager")),
+		};
+		for (const name of Object.keys(this.filters)) {
+			if (name === "company" || name === "period") continue;
+			this.filters[name].$wrapper.toggle(shown.includes(name) && applies[name] !== false);
 		}
 		const groupings = {
 			targets: [
@@ -201,10 +265,18 @@ opportunity_plus.SalesForecast = class SalesForecast {
 				this.periods = result.periods;
 				select.df.options = result.periods.map((period) => ({ value: period.key, label: period.label }));
 				select.refresh();
-				const keys = result.periods.map((period) => period.key);
-				select.set_input(keys.includes(current) ? current : result.default);
-				this.refresh();
+				this.default_period = result.default;
+				this.select_period(current);
 			});
+	}
+
+	select_period(current) {
+		// the period the route asked for, else the one shown, else the current quarter
+		const keys = this.periods.map((period) => period.key);
+		const wanted = [this.wanted_period, current, this.default_period].find((key) => keys.includes(key));
+		this.wanted_period = null;
+		this.filters.period.set_input(wanted || this.default_period);
+		this.refresh();
 	}
 
 	value(name) {
@@ -219,7 +291,12 @@ opportunity_plus.SalesForecast = class SalesForecast {
 			period: this.value("period"),
 			pipeline: this.value("pipeline"),
 		};
+		if (this.view === "call") {
+			common.pipeline = undefined; // the call counts every pipeline
+			common.sales_person = this.call_person || undefined;
+		}
 		const calls = {
+			call: ["opportunity_plus.api.forecast_call.get_forecast_call", {}],
 			targets: ["opportunity_plus.api.targets.get_attainment", { group_by: this.value("group_by"), item_group: this.value("item_group") }],
 			categories: ["opportunity_plus.api.categories.get_category_forecast", { group_by: this.value("group_by") }],
 			movement: [
@@ -246,6 +323,7 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		return frappe.xcall(method, { ...common, ...args }).then((result) => {
 			if (load !== this.load_count) return;
 			this.result = result;
+			this.result_view = view;
 			this.$note.empty();
 			this.$chart.empty();
 			this[`render_${view}`](result);
@@ -297,7 +375,7 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		const body = rows
 			.map(
 				(row) =>
-					`<tr class="${row._class || ""}">${columns
+					`<tr class="${row._class || ""}"${row._key ? ` data-key="${encodeURIComponent(row._key)}"` : ""}>${columns
 						.map((column) => `<td class="${column.align || ""}">${column.value(row)}</td>`)
 						.join("")}</tr>`
 			)
@@ -305,9 +383,9 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		return `<table class="table table-bordered op-forecast-table"><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 	}
 
-	chart(data, type = "bar", options = {}) {
+	chart(data, type = "bar", options = {}, $target = this.$chart) {
 		if (!data.labels.length) return;
-		new frappe.Chart(this.$chart.get(0), {
+		new frappe.Chart($target.get(0), {
 			data,
 			type,
 			height: 260,
@@ -493,6 +571,300 @@ opportunity_plus.SalesForecast = class SalesForecast {
 		});
 	}
 
+	render_call(result) {
+		const escape = frappe.utils.escape_html;
+		this.call_form = null;
+		if (!result.sales_person) {
+			// not an error: the user is no Sales Person (a Sales Manager picks one)
+			this.$body.html(`<div class="op-call-empty text-muted">
+				<p>${escape(result.reason || "")}</p>
+				${(result.pick_from || []).length
+					? `<p>${result.pick_from.map((name) => this.person_link(name)).join(" · ")}</p>`
+					: ""}
+			</div>`);
+			return;
+		}
+		const period_label = ((this.periods || []).find((p) => p.key === result.period) || {}).label || result.period;
+		const back = [];
+		if (this.call_person && !result.can_submit && result.parent_sales_person) {
+			back.push(this.person_link(result.parent_sales_person, `← ${result.parent_sales_person}`));
+		}
+		if (this.call_person) back.push(this.person_link("", __("My forecast call")));
+		this.$note.text(
+			__("{0}'s forecast call for {1} ({2} to {3}): the figures include their team's deals.", [
+				result.sales_person,
+				period_label,
+				frappe.datetime.str_to_user(result.from_date),
+				frappe.datetime.str_to_user(result.to_date),
+			])
+		);
+		this.$body.html(`
+			${back.length ? `<div class="op-call-back small">${back.join(" · ")}</div>` : ""}
+			<div class="op-call-figures">${this.call_figures(result)}</div>
+			<div class="op-call-latest">${this.latest_call(result)}</div>
+			${result.can_submit ? `<div class="op-call-form-wrapper">
+				<h6>${__("Submit your call for {0}", [escape(period_label)])}</h6>
+				<div class="op-call-form"></div>
+				<button type="button" class="btn btn-primary btn-sm op-call-submit">${__("Submit Call")}</button>
+			</div>` : ""}
+			<div class="op-call-trend"></div>
+			<div class="op-call-reports">${this.reports_table(result)}</div>
+		`);
+		if (result.can_submit) this.make_call_form(result);
+		const trend = result.trend || [];
+		if (trend.length) {
+			this.$body.find(".op-call-trend").prepend(`<h6>${__("Trend by Week")}</h6><div class="op-call-trend-chart"></div>`);
+			this.chart(
+				{
+					labels: trend.map((week) => frappe.datetime.str_to_user(week.week)),
+					// frappe-charts draws no gaps: a week before the first call shows 0
+					datasets: [
+						{ name: __("Commit"), values: trend.map((week) => week.commit || 0) },
+						{ name: __("Best Case"), values: trend.map((week) => week.best_case || 0) },
+						{ name: __("Called Commit"), values: trend.map((week) => week.call_commit || 0) },
+					],
+				},
+				// frappe-charts cannot draw a line through one point
+				trend.length > 1 ? "line" : "bar",
+				{ lineOptions: { dotSize: 5, regionFill: 0 }, animate: 0 },
+				this.$body.find(".op-call-trend-chart")
+			);
+		}
+	}
+
+	person_link(name, label) {
+		// "" returns to the user's own call
+		return `<a href="#" class="op-call-person" data-sales-person="${encodeURIComponent(name)}">${frappe.utils.escape_html(
+			label || name
+		)}</a>`;
+	}
+
+	show_sales_person(name) {
+		this.call_person = name;
+		if (this.filters.sales_person.$wrapper.is(":visible")) this.filters.sales_person.set_input(name || "");
+		this.refresh();
+	}
+
+	wow(changes, name) {
+		// ▲/▼ and the change since last week's snapshot; nothing when a week has none
+		const change = (changes || []).find((c) => c.name === name);
+		if (!change || !change.direction) return "";
+		const before = name === "coverage" ? this.ratio(change.before) : this.money(change.before);
+		const title = frappe.utils.escape_html(__("Last week: {0}", [before]));
+		if (change.direction === "same") {
+			return `<span class="op-wow op-wow-same text-muted" title="${title}">= ${__("no change")}</span>`;
+		}
+		const worse = SalesForecast.WORSE_WHEN_UP.includes(name) === (change.direction === "up");
+		const delta = name === "coverage" ? this.ratio(Math.abs(change.delta)) : this.money(Math.abs(change.delta));
+		const arrow = change.direction === "up" ? "▲" : "▼";
+		return `<span class="op-wow op-wow-${change.direction} ${worse ? "op-wow-worse" : "op-wow-better"}" title="${title}">${arrow} ${delta}</span>`;
+	}
+
+	call_figures(result) {
+		const figures = result.computed || {};
+		const money = (value) => (value === null || value === undefined ? "–" : this.money(value));
+		const boxes = [
+			["closed", __("Closed"), money(figures.closed)],
+			["commit", __("Commit"), money(figures.commit)],
+			["best_case", __("Best Case"), money(figures.best_case)],
+			["pipeline", __("Pipeline"), money(figures.pipeline)],
+			["target", __("Target"), figures.target === null ? __("Not set") : money(figures.target)],
+			["gap", __("Gap"), money(figures.gap)],
+			["coverage", __("Coverage"), figures.coverage === null ? "–" : this.ratio(figures.coverage)],
+		];
+		return boxes
+			.map(
+				([name, label, value]) => `<div class="op-call-figure" data-figure="${name}">
+					<div class="op-call-figure-label text-muted small">${label}</div>
+					<div class="op-call-figure-value">${value}</div>
+					<div class="op-call-figure-wow small">${this.wow(result.week_over_week, name)}</div>
+				</div>`
+			)
+			.join("");
+	}
+
+	call_text(call) {
+		return __("Commit {0}, Best Case {1}", [this.money(call.commit), this.money(call.best_case)]);
+	}
+
+	when(call) {
+		return call && call.submitted_on ? frappe.datetime.str_to_user(call.submitted_on) : "";
+	}
+
+	latest_call(result) {
+		const escape = frappe.utils.escape_html;
+		const call = result.call;
+		if (!call) return `<p class="text-muted">${__("No call yet for this period.")}</p>`;
+		const note = call.note ? `<div class="op-call-note text-muted">${escape(call.note)}</div>` : "";
+		const earlier = (result.calls || []).slice(1);
+		return `<p><b>${__("Latest call")}:</b> ${this.call_text(call)}
+			<span class="text-muted">${__("on {0} by {1}", [escape(this.when(call)), escape(call.submitted_by || "")])}</span></p>
+			${note}
+			${earlier.length ? `<details class="op-call-history"><summary>${__("Earlier calls ({0})", [earlier.length])}</summary>
+				${this.table(
+					[
+						{ label: __("Submitted On"), value: (c) => escape(this.when(c)) },
+						{ label: __("Commit"), align: "text-right", value: (c) => this.money(c.commit) },
+						{ label: __("Best Case"), align: "text-right", value: (c) => this.money(c.best_case) },
+						{ label: __("Note"), value: (c) => escape(c.note || "") },
+					],
+					earlier
+				)}
+			</details>` : ""}`;
+	}
+
+	make_call_form(result) {
+		const call = result.default_call || {};
+		this.call_form = new frappe.ui.FieldGroup({
+			parent: this.$body.find(".op-call-form"),
+			fields: [
+				{ fieldname: "currency", fieldtype: "Data", hidden: 1, default: result.currency },
+				{ fieldname: "commit", label: __("Commit"), fieldtype: "Currency", options: "currency", reqd: 1, default: call.commit },
+				{ fieldtype: "Column Break" },
+				{
+					fieldname: "best_case",
+					label: __("Best Case"),
+					fieldtype: "Currency",
+					options: "currency",
+					reqd: 1,
+					default: call.best_case,
+					description: __("Includes Commit"),
+				},
+				{ fieldtype: "Column Break" },
+				{ fieldname: "note", label: __("Note"), fieldtype: "Small Text" },
+			],
+		});
+		this.call_form.make();
+	}
+
+	submit_call() {
+		if (!this.call_form) return;
+		const values = this.call_form.get_values(); // null, with a message, when one is missing
+		if (!values) return;
+		const result = this.result;
+		const $button = this.$body.find(".op-call-submit").prop("disabled", true); // one call per click
+		return frappe
+			.xcall("opportunity_plus.api.forecast_call.submit_call", {
+				company: result.company,
+				period: result.period,
+				commit: values.commit,
+				best_case: values.best_case,
+				note: values.note,
+			})
+			.then((call) => {
+				frappe.show_alert({ message: __("Forecast call submitted: {0}", [this.call_text(call)]), indicator: "green" });
+				return this.refresh();
+			})
+			.finally(() => $button.prop("disabled", false));
+	}
+
+	reports_table(result) {
+		const escape = frappe.utils.escape_html;
+		const reports = result.reports || [];
+		if (!reports.length) return "";
+		const figures = (call) => (call ? this.call_text(call) : "");
+		const submitted = (call) =>
+			call
+				? `${figures(call)}<div class="text-muted small">${escape(this.when(call))}${
+						call.note ? ` · ${escape(call.note)}` : ""
+				  }</div>`
+				: `<span class="text-muted">${__("Not called")}</span>`;
+		const columns = [
+			{
+				label: __("Sales Person"),
+				value: (r) => (r.has_team ? this.person_link(r.sales_person) : escape(r.sales_person)),
+			},
+			{
+				label: __("Commit"),
+				align: "text-right",
+				value: (r) => `${this.money(r.computed.commit)}<div class="small">${this.wow(r.week_over_week, "commit")}</div>`,
+			},
+			{ label: __("Best Case"), align: "text-right", value: (r) => this.money(r.computed.best_case) },
+			{ label: __("Pipeline"), align: "text-right", value: (r) => this.money(r.computed.pipeline) },
+			{ label: __("Their Call"), value: (r) => `<div class="op-call-their">${submitted(r.call)}</div>` },
+			{
+				label: __("Adjustment"),
+				value: (r) => `<div class="op-call-adjustment">${r.adjustment ? submitted(r.adjustment) : ""}</div>`,
+			},
+			{ label: __("Effective"), value: (r) => `<div class="op-call-effective">${figures(r.effective)}</div>` },
+		];
+		if (result.can_adjust) {
+			columns.push({
+				label: "",
+				value: (r) =>
+					`<button type="button" class="btn btn-default btn-xs" data-adjust="${encodeURIComponent(r.sales_person)}">${__(
+						"Adjust"
+					)}</button>`,
+			});
+		}
+		const rows = reports.map((r) => ({ ...r, _class: "op-call-report", _key: r.sales_person }));
+		return `<h6>${__("Direct Reports")}</h6>${this.table(columns, rows)}
+		<p class="text-muted small">${__("Effective: your adjustment, else their call. Your default call adds these up with your own deals: {0}.", [
+			result.default_call ? this.call_text(result.default_call) : "",
+		])}</p>`;
+	}
+
+	adjust_dialog(sales_person) {
+		const result = this.result;
+		const line = (result.reports || []).find((r) => r.sales_person === sales_person);
+		if (!line) return;
+		const start = line.effective || {
+			commit: line.computed.closed + line.computed.commit,
+			best_case: line.computed.closed + line.computed.best_case,
+		};
+		const dialog = new frappe.ui.Dialog({
+			title: __("Adjust the call of {0}", [frappe.utils.escape_html(sales_person)]),
+			fields: [
+				{ fieldname: "currency", fieldtype: "Data", hidden: 1, default: result.currency },
+				{
+					fieldname: "their_call",
+					fieldtype: "HTML",
+					options: `<p class="text-muted">${
+						line.call ? __("Their call: {0}", [this.call_text(line.call)]) : __("They have not called yet.")
+					}</p>`,
+				},
+				{ fieldname: "commit", label: __("Commit"), fieldtype: "Currency", options: "currency", reqd: 1, default: start.commit },
+				{
+					fieldname: "best_case",
+					label: __("Best Case"),
+					fieldtype: "Currency",
+					options: "currency",
+					reqd: 1,
+					default: start.best_case,
+					description: __("Includes Commit"),
+				},
+				{ fieldname: "note", label: __("Note"), fieldtype: "Small Text" },
+			],
+			primary_action_label: __("Adjust"),
+			primary_action: (values) => {
+				dialog.disable_primary_action(); // one adjustment per click
+				return frappe
+					.xcall("opportunity_plus.api.forecast_call.adjust_call", {
+						sales_person,
+						company: result.company,
+						period: result.period,
+						commit: values.commit,
+						best_case: values.best_case,
+						note: values.note,
+					})
+					.then((adjustment) => {
+						dialog.hide();
+						frappe.show_alert({
+							message: __("{0}'s call adjusted: {1}", [
+								frappe.utils.escape_html(sales_person),
+								this.call_text(adjustment),
+							]),
+							indicator: "green",
+						});
+						return this.refresh();
+					})
+					.finally(() => dialog.enable_primary_action());
+			},
+		});
+		dialog.$wrapper.addClass("op-adjust-call-dialog");
+		dialog.show();
+	}
+
 	static add_style() {
 		if (document.getElementById("op-sales-forecast-style")) return;
 		$(`<style id="op-sales-forecast-style">
@@ -511,6 +883,21 @@ opportunity_plus.SalesForecast = class SalesForecast {
 			.op-waterfall-amount { width: 140px; flex: none; text-align: right; }
 			.op-step-deals { margin: 6px 0; }
 			.op-step-deals summary { cursor: pointer; }
+			.op-call-back { margin-bottom: 8px; }
+			.op-forecast a.op-call-person { text-decoration: underline dotted; }
+			.op-call-figures { display: flex; flex-wrap: wrap; gap: 12px; margin: 8px 0 16px; }
+			.op-call-figure { flex: 1 1 140px; border: 1px solid var(--border-color); border-radius: 8px; padding: 10px 12px; }
+			.op-call-figure-value { font-size: 1.25em; font-weight: 600; }
+			.op-call-figure-wow { min-height: 1.4em; }
+			.op-wow { white-space: nowrap; }
+			.op-wow-better { color: var(--green-600); }
+			.op-wow-worse { color: var(--red-600); }
+			.op-call-latest { margin-bottom: 12px; }
+			.op-call-history summary { cursor: pointer; }
+			.op-call-form-wrapper { border: 1px solid var(--border-color); border-radius: 8px; padding: 12px; margin-bottom: 16px; }
+			.op-call-form .form-section .section-body { margin: 0; }
+			.op-call-form textarea { height: 74px; }
+			.op-call-trend { margin-bottom: 16px; }
 		</style>`).appendTo("head");
 	}
 };
