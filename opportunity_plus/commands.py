@@ -65,4 +65,19 @@ def snapshot_forecasts(context):
 	_on_site(context, snapshot)
 
 
-commands = [rebuild_summary, reconcile_summary, snapshot_forecasts]
+@click.command("opportunity-plus-rebuild-stage-entries")
+@pass_context
+def rebuild_stage_entries(context):
+	"""Recompute what every opportunity adds to Stage Conversion from the deal history."""
+	from opportunity_plus import funnel
+
+	def rebuild(site):
+		result = funnel.rebuild()
+		funnel.frappe.db.set_default(funnel.VERSION_DEFAULT, funnel.VERSION)
+		funnel.frappe.db.commit()
+		click.echo(f"{site}: {result['opportunities']} opportunities, {result['entries']} stage entries")
+
+	_on_site(context, rebuild)
+
+
+commands = [rebuild_summary, reconcile_summary, snapshot_forecasts, rebuild_stage_entries]

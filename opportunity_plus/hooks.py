@@ -89,11 +89,16 @@ doc_events = {
 			"opportunity_plus.summary.after_rename",
 		],
 	},
-	"Sales Pipeline": {"after_rename": "opportunity_plus.summary.after_rename"},
+	"Sales Pipeline": {
+		"after_rename": "opportunity_plus.summary.after_rename",
+		# other stages or kinds: Stage Conversion's rows of its deals again, in the background
+		"on_update": "opportunity_plus.funnel.pipeline_changed",
+	},
 }
 
-# An opportunity's history is deleted with it (events.opportunity.on_trash), so it never blocks deletion.
-ignore_links_on_delete = ["Opportunity History"]
+# An opportunity's history (events.opportunity.on_trash) and its Stage Conversion rows (after_delete) are
+# deleted with it, so they never block deletion.
+ignore_links_on_delete = ["Opportunity History", "Opportunity Stage Entry"]
 
 # Permissions
 # -----------

@@ -7,7 +7,8 @@ query conditions, shares), per stage in the pipeline's order: how many deals ent
 to a stage further along (or were won from it), were lost in it or are still in it, the share that went
 on (the conversion a manager sets the stage's probability by), the share of the deals that reached it,
 and the median days a stay in it lasted. The deals' ways through the stages come from the deal history
-(core.funnel says how each is read); the pipeline's win rate from their status now.
+(core.funnel says how each is read), kept per deal in Opportunity Stage Entry (funnel.py) and summed
+here over an index; the pipeline's win rate from their status now.
 """
 
 from dataclasses import asdict
@@ -18,6 +19,8 @@ from frappe import _
 from frappe.utils import add_days, add_months, getdate, nowdate
 from frappe.utils.nestedset import get_descendants_of
 
+from opportunity_plus import funnel as funnel_rows
+from opportunity_plus import summary
 from opportunity_plus.api.forecast import default_company, pipeline_column
 from opportunity_plus.api.utils import check_exists, echo, parse_date, parse_name, parse_pipeline
 from opportunity_plus.core.funnel import (
@@ -88,8 +91,12 @@ def build_stage_conversion(company, pipeline, from_date, to_date, territory=None
 
 	stages = [FunnelStage(row.stage.name, row.stage.kind, row.stage.probability) for row in found.stages]
 	builder = FunnelBuilder(stages)
-	for deal in _deal_paths(company, found.name, start, end, territories, owner):
-		builder.add(deal)
+	if funnel_rows.is_current():
+		_from_entries(builder, company, found.name, start, end, territories, owner)
+	else:
+		# not built yet (an install or migrate is building it): from the deal history itself
+		for deal in _deal_paths(company, found.name, start, end, territories, owner):
+			builder.add(deal)
 	result = builder.funnel()
 	return {
 		"company": company,
@@ -105,6 +112,78 @@ def build_stage_conversion(company, pipeline, from_date, to_date, territory=None
 		"win_rate": result.win_rate,
 		"stages": [asdict(row) for row in result.rows],
 	}
+
+
+def _from_entries(builder, company, pipeline, start, end, territories, owner) -> None:
+	"""Sums of the stored rows (funnel.py) over their read index, by stage; the caller's read restriction
+	over the rows' company, territory and owner where it can be stated so, else through the opportunities.
+	The deals and their status from the opportunities (op_creation_index)."""
+	scope = read_scope()
+	values = {
+		"company": company,
+		"pipeline": pipeline,
+		"start": start,
+		"end": end,
+		"start_moment": datetime.combine(start, time.min),
+		"end_moment": datetime.combine(end, time.max),
+		**scope.values,
+	}
+	conditions = [
+		"summary.`company` = %(company)s",
+		"summary.`pipeline` = %(pipeline)s",
+		"summary.`created_on` between %(start)s and %(end)s",
+	]
+	deal_conditions = [
+		"`tabOpportunity`.`company` = %(company)s",
+		"`tabOpportunity`.`creation` between %(start_moment)s and %(end_moment)s",
+		f"{pipeline_column()} = %(pipeline)s",
+	]
+	if territories:
+		conditions.append("summary.`territory` in %(territories)s")
+		deal_conditions.append("`tabOpportunity`.`territory` in %(territories)s")
+		values["territories"] = territories
+	if owner:
+		conditions.append("summary.`opportunity_owner` = %(owner)s")
+		deal_conditions.append("`tabOpportunity`.`opportunity_owner` = %(owner)s")
+		values["owner"] = owner
+	if scope.condition:
+		deal_conditions.append(f"({scope.condition})")
+		over_keys = summary.scope_condition(scope)
+		if over_keys and not any(
+			f"summary.`{column}`" in over_keys for column in ("sales_stage", "status", "pipeline")
+		):
+			conditions.append(f"({over_keys})")
+		else:
+			conditions.append(
+				"summary.`opportunity` in (select `tabOpportunity`.`name` from `tabOpportunity` "
+				f"where {' and '.join(deal_conditions)})"
+			)
+	where = " and ".join(conditions)
+	table = f"`tab{funnel_rows.ENTRY}` summary force index (`op_stage_entry_read_index`)"
+	for row in frappe.db.sql(
+		f"""select summary.`sales_stage`, sum(summary.`first_visit`), sum(summary.`went_on`),
+			sum(summary.`won`), sum(summary.`lost`), sum(summary.`still_here`)
+		from {table} where {where}
+		group by summary.`sales_stage` order by null""",
+		values,
+	):
+		builder.add_counts(*row)
+	durations: dict[str, list] = {}
+	for stage, days, count in frappe.db.sql(
+		f"""select summary.`sales_stage`, round(summary.`days`, 1) as days, count(*)
+		from {table} where {where} and summary.`finished` = 1
+		group by summary.`sales_stage`, days order by null""",
+		values,
+	):
+		durations.setdefault(stage, []).append((days, count))
+	for stage, pairs in durations.items():
+		builder.add_durations(stage, pairs)
+	for status, count in frappe.db.sql(
+		f"""select `tabOpportunity`.`status`, count(*) from `tabOpportunity`
+		where {" and ".join(deal_conditions)} group by `tabOpportunity`.`status` order by null""",
+		values,
+	):
+		builder.add_deals(status, count)
 
 
 def _deal_paths(company, pipeline, start, end, territories, owner):

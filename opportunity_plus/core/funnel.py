@@ -121,6 +121,75 @@ def stays(deal: DealPath, lost_stages: Iterable[str] = (), won_stages: Iterable[
 	return found
 
 
+@dataclass(frozen=True)
+class EntryRow:
+	"""One stay of a deal in a stage of its pipeline, as the app stores it (Opportunity Stage Entry).
+
+	The deal's flags for the stage are on its first stay there (`first`); every finished stay has its
+	`days`. Summing the rows of many deals gives the funnel (FunnelBuilder.add_counts)."""
+
+	stage: str
+	visit: int
+	first: bool
+	went_on: bool
+	won: bool
+	lost: bool
+	still_here: bool
+	days: float | None
+
+
+def entry_rows(stages: Sequence[FunnelStage], deal: DealPath) -> list[EntryRow]:
+	"""The deal's stays in the pipeline's stages, with the deal's flags per stage on the first stay."""
+	position = {stage.name: index for index, stage in enumerate(stages)}
+	lost_stages = {stage.name for stage in stages if stage.kind == "Lost"}
+	won_stages = {stage.name for stage in stages if stage.kind == "Won"}
+	found = stays(deal, lost_stages, won_stages)
+	# the furthest position reached after each stay (stages that move a deal on: not Lost-kind)
+	later = [-1] * len(found)
+	furthest = -1
+	for index in range(len(found) - 1, -1, -1):
+		later[index] = furthest
+		at = position.get(found[index].stage)
+		if at is not None and found[index].stage not in lost_stages:
+			furthest = max(furthest, at)
+	flags: dict[str, dict[str, bool]] = {}
+	kept = []
+	for index, stay in enumerate(found):
+		at = position.get(stay.stage)
+		if at is None:
+			continue
+		stay.went_on = later[index] > at or stay.ending == WON
+		seen = flags.setdefault(stay.stage, {"went_on": False, "won": False, "lost": False, "open": False})
+		seen["went_on"] = seen["went_on"] or stay.went_on
+		seen["won"] = seen["won"] or stay.ending == WON
+		# the last stay decides whether it was lost there or is still there
+		seen["lost"] = stay.ending == LOST
+		seen["open"] = stay.ending == OPEN
+		kept.append(stay)
+	rows = []
+	visits: dict[str, int] = {}
+	for stay in kept:
+		visits[stay.stage] = visits.get(stay.stage, 0) + 1
+		first = visits[stay.stage] == 1
+		seen = flags[stay.stage]
+		days = None
+		if stay.left is not None:
+			days = max((stay.left - stay.entered).total_seconds(), 0.0) / SECONDS_PER_DAY
+		rows.append(
+			EntryRow(
+				stage=stay.stage,
+				visit=visits[stay.stage],
+				first=first,
+				went_on=first and seen["went_on"],
+				won=first and seen["won"],
+				lost=first and seen["lost"] and not seen["went_on"],
+				still_here=first and seen["open"],
+				days=days,
+			)
+		)
+	return rows
+
+
 @dataclass
 class _Tally:
 	entered: int = 0
@@ -128,7 +197,8 @@ class _Tally:
 	won: int = 0
 	lost: int = 0
 	still_open: int = 0
-	durations: list[float] = field(default_factory=list)
+	durations: dict[float, int] = field(default_factory=dict)
+	"""Finished stays by their days to a tenth: how many of each."""
 
 
 @dataclass(frozen=True)
@@ -161,54 +231,48 @@ class Funnel:
 
 
 class FunnelBuilder:
-	"""Adds deals one by one (constant memory per stage but for the stays' durations) and gives the funnel."""
+	"""The funnel of one pipeline: from deals one by one (`add`), or from stored entry rows already
+	summed per stage (`add_counts`, `add_durations`, `add_deals`)."""
 
 	def __init__(self, stages: Sequence[FunnelStage]):
 		self.stages = list(stages)
-		self.position = {stage.name: index for index, stage in enumerate(self.stages)}
-		self.lost_stages = {stage.name for stage in self.stages if stage.kind == "Lost"}
-		self.won_stages = {stage.name for stage in self.stages if stage.kind == "Won"}
 		self.tallies = {stage.name: _Tally() for stage in self.stages}
 		self.deals = self.won = self.lost = self.still_open = 0
 
 	def add(self, deal: DealPath) -> None:
-		self.deals += 1
-		if deal.status == WON_STATUS:
-			self.won += 1
-		elif deal.status in LOST_STATUSES:
-			self.lost += 1
+		self.add_deals(deal.status, 1)
+		for row in entry_rows(self.stages, deal):
+			self.add_counts(row.stage, row.first, row.went_on, row.won, row.lost, row.still_here)
+			if row.days is not None:
+				self.add_durations(row.stage, [(row.days, 1)])
+
+	def add_deals(self, status: str | None, count: int) -> None:
+		"""`count` deals counted, of the status they have now."""
+		self.deals += count
+		if status == WON_STATUS:
+			self.won += count
+		elif status in LOST_STATUSES:
+			self.lost += count
 		else:
-			self.still_open += 1
-		found = stays(deal, self.lost_stages, self.won_stages)
-		# the furthest position reached after each stay (stages that move a deal on: not Lost-kind)
-		later = [-1] * len(found)
-		furthest = -1
-		for index in range(len(found) - 1, -1, -1):
-			later[index] = furthest
-			position = self.position.get(found[index].stage)
-			if position is not None and found[index].stage not in self.lost_stages:
-				furthest = max(furthest, position)
-		flags: dict[str, dict[str, bool]] = {}
-		for index, stay in enumerate(found):
-			position = self.position.get(stay.stage)
-			if position is None:
-				continue
-			stay.went_on = later[index] > position or stay.ending == WON
-			seen = flags.setdefault(stay.stage, {"went_on": False, "won": False, "last_lost": False})
-			seen["went_on"] = seen["went_on"] or stay.went_on
-			seen["won"] = seen["won"] or stay.ending == WON
-			seen["last_lost"] = stay.ending == LOST
-			seen["last_open"] = stay.ending == OPEN
-			if stay.left is not None:
-				seconds = max((stay.left - stay.entered).total_seconds(), 0.0)
-				self.tallies[stay.stage].durations.append(seconds / SECONDS_PER_DAY)
-		for stage, seen in flags.items():
-			tally = self.tallies[stage]
-			tally.entered += 1
-			tally.went_on += seen["went_on"]
-			tally.won += seen["won"]
-			tally.lost += seen["last_lost"] and not seen["went_on"]
-			tally.still_open += seen.get("last_open", False)
+			self.still_open += count
+
+	def add_counts(self, stage: str, entered=0, went_on=0, won=0, lost=0, still_open=0) -> None:
+		tally = self.tallies.get(stage)
+		if tally is None:
+			return  # no longer a stage of the pipeline
+		tally.entered += int(entered)
+		tally.went_on += int(went_on)
+		tally.won += int(won)
+		tally.lost += int(lost)
+		tally.still_open += int(still_open)
+
+	def add_durations(self, stage: str, days_and_counts: Iterable[tuple[float, int]]) -> None:
+		tally = self.tallies.get(stage)
+		if tally is None:
+			return
+		for days, count in days_and_counts:
+			key = round(float(days), 1)
+			tally.durations[key] = tally.durations.get(key, 0) + int(count)
 
 	def funnel(self) -> Funnel:
 		rows = []
@@ -227,8 +291,8 @@ class FunnelBuilder:
 					still_open=tally.still_open,
 					conversion=ratio(tally.went_on, tally.entered) if moves_on else None,
 					reached=ratio(tally.entered, self.deals),
-					median_days=median(tally.durations),
-					finished_stays=len(tally.durations),
+					median_days=weighted_median(tally.durations.items()),
+					finished_stays=sum(tally.durations.values()),
 				)
 			)
 		return Funnel(
@@ -252,11 +316,30 @@ def ratio(part: int, whole: int) -> float | None:
 	return part / whole if whole else None
 
 
-def median(values: list[float]) -> float | None:
-	"""The median, to a tenth of a day (None without values)."""
-	if not values:
+def median(values: Iterable[float]) -> float | None:
+	"""The median of days each taken to a tenth, to a tenth (None without values)."""
+	counts: dict[float, int] = {}
+	for value in values:
+		key = round(float(value), 1)
+		counts[key] = counts.get(key, 0) + 1
+	return weighted_median(counts.items())
+
+
+def weighted_median(values_and_counts: Iterable[tuple[float, int]]) -> float | None:
+	"""The median of values given with how often each occurs, to a tenth (None without any)."""
+	ordered = sorted((float(value), int(count)) for value, count in values_and_counts if count > 0)
+	total = sum(count for _value, count in ordered)
+	if not total:
 		return None
-	ordered = sorted(values)
-	middle = len(ordered) // 2
-	value = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-	return round(value, 1)
+
+	def nth(n: int) -> float:  # the n-th value, from 0
+		seen = 0
+		for value, count in ordered:
+			seen += count
+			if n < seen:
+				return value
+		return ordered[-1][0]
+
+	middle = total // 2
+	value = nth(middle) if total % 2 else (nth(middle - 1) + nth(middle)) / 2
+	return round(value + 1e-9, 1)

@@ -4,7 +4,7 @@ import frappe
 from frappe import _
 from frappe.utils import flt, getdate, now_datetime, today
 
-from opportunity_plus import assignment, categories, followups, summary
+from opportunity_plus import assignment, categories, followups, funnel, summary
 from opportunity_plus import history as history_rows
 from opportunity_plus.api.utils import echo, parse_date, parse_datetime
 from opportunity_plus.core import deal as deal_rules
@@ -111,6 +111,8 @@ def on_change(doc, method=None) -> None:
 		_follow_status_set_outside_save(doc)
 	categories.sync_effective(doc)
 	_record_history(doc)
+	# Stage Conversion's rows, from the history row just written (funnel.py)
+	funnel.follow(doc)
 	followups.sync(doc)
 	# After the status-follows-stage db_set above, so the summary counts the final values.
 	_count_in_summary(doc)
@@ -118,6 +120,7 @@ def on_change(doc, method=None) -> None:
 
 def after_delete(doc, method=None) -> None:
 	summary.mark([doc.name])
+	funnel.forget(doc.name)
 
 
 def on_trash(doc, method=None) -> None:

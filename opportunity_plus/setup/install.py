@@ -11,7 +11,7 @@ from frappe.custom.doctype.custom_field.custom_field import create_custom_fields
 from frappe.query_builder import Case
 from frappe.query_builder.functions import IfNull
 
-from opportunity_plus import assignment, categories, followups, pipelines, response, summary
+from opportunity_plus import assignment, categories, followups, funnel, pipelines, response, summary
 from opportunity_plus.api import movement
 from opportunity_plus.core.stages import CLOSED_STATUSES, stages_to_fill, stages_to_seed
 from opportunity_plus.pipeline import clear_stage_cache
@@ -30,6 +30,7 @@ def after_install() -> None:
 	backfill_opportunities()
 	response.backfill_first_responses()
 	summary.ensure_built()
+	funnel.ensure_built()
 	movement.record_history_since()
 
 
@@ -39,6 +40,7 @@ def after_migrate() -> None:
 	response.backfill_first_responses()
 	# Built once (and again when a version of the app keeps it differently); a no-op after.
 	summary.ensure_built()
+	funnel.ensure_built()
 	movement.record_history_since()
 
 
@@ -234,6 +236,27 @@ SUMMARY_INDEXES = {
 }
 
 
+# Stage Conversion sums a pipeline's rows of the deals created in a window, by stage: from index entries
+# alone (also under a restriction by territory or owner).
+STAGE_ENTRY_INDEXES = {
+	"op_stage_entry_read_index": (
+		"company",
+		"pipeline",
+		"created_on",
+		"sales_stage",
+		"territory",
+		"opportunity_owner",
+		"first_visit",
+		"went_on",
+		"won",
+		"lost",
+		"still_here",
+		"finished",
+		"days",
+	),
+}
+
+
 def index_columns(index_name: str, doctype: str = "Opportunity") -> list[str]:
 	rows = frappe.db.sql(
 		"""select column_name from information_schema.statistics
@@ -246,7 +269,11 @@ def index_columns(index_name: str, doctype: str = "Opportunity") -> list[str]:
 
 def ensure_indexes() -> None:
 	"""Create the app's indexes, or rebuild one an earlier version of the app declared with other columns."""
-	for doctype, indexes in (("Opportunity", FORECAST_INDEXES), (summary.SUMMARY, SUMMARY_INDEXES)):
+	for doctype, indexes in (
+		("Opportunity", FORECAST_INDEXES),
+		(summary.SUMMARY, SUMMARY_INDEXES),
+		(funnel.ENTRY, STAGE_ENTRY_INDEXES),
+	):
 		for name, columns in indexes.items():
 			existing = index_columns(name, doctype)
 			if existing == list(columns):
@@ -366,6 +393,7 @@ def before_uninstall() -> None:
 	assignment.remove_assignment_rules()
 	# The summary's tables go with the app's doctypes: a reinstall must build it again.
 	summary.forget_built()
+	funnel.forget_built()
 	for doctype, fields in get_custom_fields().items():
 		for name in frappe.get_all(
 			"Custom Field",

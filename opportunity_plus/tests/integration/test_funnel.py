@@ -10,6 +10,7 @@ import frappe
 from frappe.tests.utils import FrappeTestCase
 from frappe.utils import add_days, getdate, now_datetime, nowdate, random_string
 
+from opportunity_plus import funnel
 from opportunity_plus.pipeline import clear_stage_cache, default_pipeline, first_stage_of_kind
 from opportunity_plus.tests.integration import endpoint, factories
 
@@ -117,6 +118,8 @@ class StageConversionCase(FrappeTestCase):
 				"Opportunity History", row.name, "changed_on", self.ago(days), update_modified=False
 			)
 		frappe.db.set_value("Opportunity", doc.name, "creation", self.ago(created), update_modified=False)
+		# written behind the document API's back: its Stage Conversion rows again, as a rebuild would
+		funnel.refresh(doc.name)
 		return doc.name
 
 	def conversion(self, user, **args) -> dict:
@@ -194,6 +197,7 @@ class StageConversionCase(FrappeTestCase):
 			{"status": "Lost", "op_closed_on": getdate(self.ago(15))},
 			update_modified=False,
 		)
+		funnel.refresh(legacy)
 		result = self.conversion(self.manager)
 		entered, went_on, _won, lost, still_open, median_days = self.figures(result)[self.f2]
 		self.assertEqual((entered, went_on, lost, still_open), (4, 1, 1, 2))
@@ -241,3 +245,48 @@ class StageConversionCase(FrappeTestCase):
 		nobody = factories.sales_user(roles=())
 		answer = endpoint.call(METHOD, {"company": self.company}, user=nobody)
 		self.assertEqual(answer.status, 403)
+
+	def test_the_stored_rows_equal_the_deal_history_replayed(self):
+		from unittest.mock import patch
+
+		for user in (self.rep, self.manager):
+			stored = self.conversion(user)
+			with patch.object(funnel, "is_current", return_value=False):
+				replayed = self.conversion(user)
+			self.assertEqual(stored, replayed)
+
+	def test_the_rows_follow_every_change_through_the_document_api(self):
+		doc = factories.opportunity(op_pipeline=self.pipeline, sales_stage=self.f1, territory=self.t1)
+		rows = lambda: frappe.get_all(  # noqa: E731
+			"Opportunity Stage Entry",
+			filters={"opportunity": doc.name},
+			fields=["sales_stage", "first_visit", "went_on", "still_here", "finished", "territory"],
+			order_by="idx",
+		)
+		self.assertEqual([(r.sales_stage, r.still_here, r.finished) for r in rows()], [(self.f1, 1, 0)])
+		doc.reload()
+		doc.sales_stage = self.f2
+		doc.save()
+		self.assertEqual(
+			[(r.sales_stage, r.went_on, r.still_here, r.finished) for r in rows()],
+			[(self.f1, 1, 0, 1), (self.f2, 0, 1, 0)],
+		)
+		# a save that changes nothing they hold writes none
+		before = frappe.get_all(
+			"Opportunity Stage Entry", filters={"opportunity": doc.name}, pluck="modified"
+		)
+		doc.reload()
+		doc.customer_name = "OP Funnel Untracked"
+		doc.save()
+		self.assertEqual(
+			frappe.get_all("Opportunity Stage Entry", filters={"opportunity": doc.name}, pluck="modified"),
+			before,
+		)
+		# back to F1: the way gets shorter only in flags, never loses a stay; a move of territory follows
+		doc.reload()
+		doc.territory = self.t2
+		doc.save()
+		self.assertEqual({r.territory for r in rows()}, {self.t2})
+		doc.reload()
+		doc.delete()
+		self.assertEqual(rows(), [])

@@ -215,3 +215,62 @@ def test_median():
 	assert median([1.0, 2.0, 10.0]) == 2.0
 	assert median([1.0, 2.0, 3.0, 10.0]) == 2.5
 	assert median([0.11, 0.13]) == 0.1  # to a tenth of a day
+
+
+def test_entry_rows_put_the_deals_flags_on_its_first_stay_in_a_stage():
+	from opportunity_plus.core.funnel import entry_rows
+
+	rows = entry_rows(
+		STAGES,
+		deal(
+			"Won",
+			"Converted",
+			stage(0, None, "Proposal"),
+			stage(1, "Proposal", "Prospecting"),
+			stage(2, "Prospecting", "Proposal"),
+			stage(5, "Proposal", "Won"),
+			status(5, "Quotation", "Converted"),
+		),
+	)
+	assert [(r.stage, r.visit, r.first, r.went_on, r.won, r.lost, r.still_here, r.days) for r in rows] == [
+		("Proposal", 1, True, True, True, False, False, 1.0),
+		("Prospecting", 1, True, True, False, False, False, 1.0),
+		("Proposal", 2, False, False, False, False, False, 3.0),
+		("Won", 1, True, True, True, False, False, 0.0),
+	]
+
+
+def test_the_funnel_from_stored_rows_equals_the_funnel_from_deals():
+	from opportunity_plus.core.funnel import FunnelBuilder, entry_rows
+
+	deals = [
+		deal("Negotiation", "Open", stage(0, None, "Prospecting"), stage(2, "Prospecting", "Negotiation")),
+		deal(
+			"Lost",
+			"Lost",
+			stage(0, None, "Proposal"),
+			stage(3, "Proposal", "Lost"),
+			status(3, "Open", "Lost"),
+		),
+		deal("Proposal", "Open"),
+	]
+	direct = funnel(STAGES, deals)
+	stored = FunnelBuilder(STAGES)
+	for one in deals:
+		stored.add_deals(one.status, 1)
+		for r in entry_rows(STAGES, one):
+			stored.add_counts(r.stage, r.first, r.went_on, r.won, r.lost, r.still_here)
+			if r.days is not None:
+				stored.add_durations(r.stage, [(r.days, 1)])
+	assert stored.funnel() == direct
+
+
+def test_weighted_median():
+	from opportunity_plus.core.funnel import weighted_median
+
+	assert weighted_median([]) is None
+	assert weighted_median([(2.0, 3), (10.0, 1)]) == 2.0
+	assert weighted_median([(1.0, 1), (3.0, 1)]) == 2.0
+	assert weighted_median([(1.0, 2), (5.0, 2)]) == 3.0
+	assert weighted_median([(0.2, 1), (0.3, 1)]) == 0.3  # 0.25, half up
+	assert weighted_median([(4.0, 0)]) is None
