@@ -12,9 +12,17 @@ build them, `bench --site SITE opportunity-plus-rebuild-stage-entries` rebuilds 
 """
 
 import frappe
-from frappe.utils import getdate
+from frappe.utils import get_datetime, getdate
 
-from opportunity_plus.core.funnel import STAGE_FIELD, STATUS_FIELD, DealPath, Event, FunnelStage, entry_rows
+from opportunity_plus.core.funnel import (
+	CLOSED_STATUSES,
+	STAGE_FIELD,
+	STATUS_FIELD,
+	DealPath,
+	Event,
+	FunnelStage,
+	entry_rows,
+)
 from opportunity_plus.pipeline import default_pipeline, get_pipeline
 
 ENTRY = "Opportunity Stage Entry"
@@ -63,10 +71,10 @@ def _rows_of(deal, events: list[Event], now) -> list[tuple]:
 	"""The stored rows of one deal (a row of `tabOpportunity` with the columns `_deals` reads)."""
 	pipeline = deal.op_pipeline or default_pipeline()
 	path = DealPath(
-		created=deal.creation,
+		created=get_datetime(deal.creation),
 		stage=deal.sales_stage or None,
 		status=deal.status,
-		closed_on=deal.op_closed_on,
+		closed_on=getdate(deal.op_closed_on) if deal.op_closed_on else None,
 		events=tuple(events),
 	)
 	rows = []
@@ -98,6 +106,19 @@ def _rows_of(deal, events: list[Event], now) -> list[tuple]:
 			)
 		)
 	return rows
+
+
+DEAL_FIELDS = (
+	"name",
+	"creation",
+	"sales_stage",
+	"status",
+	"op_closed_on",
+	"op_pipeline",
+	"company",
+	"territory",
+	"opportunity_owner",
+)
 
 
 def _deals(names: list[str]) -> list:
@@ -138,14 +159,21 @@ def _upsert(rows: list[tuple]) -> None:
 		)
 
 
-def refresh(name: str, *, new: bool = False) -> None:
-	"""Write one deal's rows again (in the caller's transaction)."""
+def refresh(name: str, *, new: bool = False, doc=None) -> None:
+	"""Write one deal's rows again (in the caller's transaction); `doc`: the saved document, whose values
+	are those in the database (not read again)."""
 	if not is_current():
 		return  # not built yet (install, migrate): the build counts it
-	deal = _deals([name])
-	if not deal:
-		return
-	rows = _rows_of(deal[0], _events([name]).get(name, []), frappe.utils.now_datetime())
+	if doc is not None:
+		deal = frappe._dict({field: doc.get(field) for field in DEAL_FIELDS})
+	else:
+		found = _deals([name])
+		if not found:
+			return
+		deal = found[0]
+	# a new open deal has no history but its creation: it stays in the stage it was created with
+	events = [] if new and deal.status not in CLOSED_STATUSES else _events([name]).get(name, [])
+	rows = _rows_of(deal, events, frappe.utils.now_datetime())
 	_upsert(rows)
 	if new:
 		return  # nothing earlier to remove: no read, no lock on a range of keys
@@ -173,7 +201,7 @@ def follow(doc) -> None:
 		new = False
 	if recorded == current:
 		return
-	refresh(doc.name, new=new and not doc.flags.op_funnel_written)
+	refresh(doc.name, new=new and not doc.flags.op_funnel_written, doc=doc)
 	doc.flags.op_funnel_values = current
 	doc.flags.op_funnel_written = True
 
