@@ -32,11 +32,14 @@ def win_loss(**kwargs):
 
 
 def status_history_on(opportunity: str, status: str, moment: str) -> None:
-	"""Date the status change(s) to `status` just recorded (today) as happening at `moment`."""
+	"""Date the status change(s) to `status` just recorded (today) as happening at `moment`.
+
+	Today is the site's (its time zone, as the app records history), not the database server's `curdate()`,
+	which is another day for part of every day where the two zones differ."""
 	frappe.db.sql(
 		"""update `tabOpportunity History` set changed_on = %s
-		where opportunity = %s and changed_field = 'status' and to_value = %s and changed_on >= curdate()""",
-		(moment, opportunity, status),
+		where opportunity = %s and changed_field = 'status' and to_value = %s and changed_on >= %s""",
+		(moment, opportunity, status, frappe.utils.nowdate()),
 	)
 
 

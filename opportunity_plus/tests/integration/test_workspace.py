@@ -3,7 +3,7 @@
 import frappe
 from frappe.tests.utils import FrappeTestCase
 
-from opportunity_plus.api import cards
+from opportunity_plus.api import cards, forecast_call
 from opportunity_plus.tests.integration import factories
 from opportunity_plus.tests.integration.test_forecast import ForecastFixture
 
@@ -14,6 +14,7 @@ CARD_METHODS = {
 	"Win Rate": cards.win_rate,
 	"Target Attainment": cards.target_attainment,
 	"Pipeline Coverage": cards.pipeline_coverage,
+	"My Forecast Call": forecast_call.my_forecast_call,
 }
 PIPELINE_CARDS = ("Open Pipeline", "Weighted Pipeline", "Won This Quarter", "Win Rate")
 
