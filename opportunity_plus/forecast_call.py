@@ -23,7 +23,7 @@ import frappe
 from frappe import _
 from frappe.utils import getdate, now_datetime, nowdate
 
-from opportunity_plus import planning
+from opportunity_plus import bulk, planning
 from opportunity_plus.core import categories as category_rules
 from opportunity_plus.core import targets as target_rules
 from opportunity_plus.core.forecast_call import Call, Figures, subtree_figures, week_start
@@ -370,16 +370,7 @@ def store_snapshots(
 				values.coverage or 0,
 			)
 		)
-	columns = ", ".join(f"`{column}`" for column in SNAPSHOT_COLUMNS)
-	updates = ", ".join(f"`{column}` = values(`{column}`)" for column in UPDATED_COLUMNS)
-	placeholders = "(" + ", ".join(["%s"] * len(SNAPSHOT_COLUMNS)) + ")"
-	for offset in range(0, len(rows), 500):
-		chunk = rows[offset : offset + 500]
-		frappe.db.sql(
-			f"insert into `tab{SNAPSHOT}` ({columns}) values {', '.join([placeholders] * len(chunk))} "
-			f"on duplicate key update {updates}",
-			[value for row in chunk for value in row],
-		)
+	bulk.upsert(SNAPSHOT, SNAPSHOT_COLUMNS, rows, UPDATED_COLUMNS)
 	return len(rows)
 
 

@@ -14,6 +14,7 @@ build them, `bench --site SITE opportunity-plus-rebuild-stage-entries` rebuilds 
 import frappe
 from frappe.utils import get_datetime, getdate
 
+from opportunity_plus import bulk
 from opportunity_plus.core.funnel import (
 	CLOSED_STATUSES,
 	STAGE_FIELD,
@@ -55,7 +56,7 @@ COLUMNS = (
 	"finished",
 	"days",
 )
-_UPDATED = [column for column in COLUMNS if column not in ("name", "creation", "owner", "opportunity")]
+_UPDATED = tuple(column for column in COLUMNS if column not in ("name", "creation", "owner", "opportunity"))
 # A save changed what a deal's rows hold when one of these changed.
 WATCHED = ("sales_stage", "status", "op_pipeline", "company", "territory", "opportunity_owner")
 
@@ -145,18 +146,7 @@ def _events(names: list[str]) -> dict[str, list[Event]]:
 
 
 def _upsert(rows: list[tuple]) -> None:
-	if not rows:
-		return
-	columns = ", ".join(f"`{column}`" for column in COLUMNS)
-	updates = ", ".join(f"`{column}` = values(`{column}`)" for column in _UPDATED)
-	placeholders = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-	for offset in range(0, len(rows), 1000):
-		chunk = rows[offset : offset + 1000]
-		frappe.db.sql(
-			f"insert into {TABLE} ({columns}) values {', '.join([placeholders] * len(chunk))} "
-			f"on duplicate key update {updates}",
-			[value for row in chunk for value in row],
-		)
+	bulk.upsert(ENTRY, COLUMNS, rows, _UPDATED)
 
 
 def refresh(name: str, *, new: bool = False, doc=None) -> None:

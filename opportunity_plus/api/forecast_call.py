@@ -49,9 +49,7 @@ def _person(sales_person) -> str | None:
 	return glue.own_person()
 
 
-def _no_person(company: str, period) -> dict:
-	"""The answer for a caller who is no Sales Person and named none: what to do, no figures."""
-	everyone = glue.sees_everyone()
+def _header(company: str, period) -> dict:
 	return {
 		"company": company,
 		"currency": frappe.get_cached_value("Company", company, "default_currency"),
@@ -59,6 +57,14 @@ def _no_person(company: str, period) -> dict:
 		"period_kind": period.kind,
 		"from_date": str(period.start),
 		"to_date": str(period.end),
+	}
+
+
+def _no_person(company: str, period) -> dict:
+	"""The answer for a caller who is no Sales Person and named none: what to do, no figures."""
+	everyone = glue.sees_everyone()
+	return {
+		**_header(company, period),
 		"sales_person": None,
 		"reason": _("Pick a Sales Person to see their forecast call.")
 		if everyone
@@ -156,12 +162,7 @@ def get_forecast_call(
 			}
 		)
 	return {
-		"company": company,
-		"currency": frappe.get_cached_value("Company", company, "default_currency"),
-		"period": period.key,
-		"period_kind": period.kind,
-		"from_date": str(period.start),
-		"to_date": str(period.end),
+		**_header(company, period),
 		"week": str(this_week),
 		"sales_person": person,
 		"parent_sales_person": next((node.parent for node in nodes if node.name == person), None),
