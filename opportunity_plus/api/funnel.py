@@ -159,27 +159,25 @@ def _from_entries(builder, company, pipeline, start, end, territories, owner) ->
 				f"where {' and '.join(deal_conditions)})"
 			)
 	where = " and ".join(conditions)
-	table = f"`tab{funnel_rows.ENTRY}` summary force index (`op_stage_entry_read_index`)"
-	for row in frappe.db.sql(
-		f"""select summary.`sales_stage`, sum(summary.`first_visit`), sum(summary.`went_on`),
-			sum(summary.`won`), sum(summary.`lost`), sum(summary.`still_here`)
-		from {table} where {where}
-		group by summary.`sales_stage` order by null""",
-		values,
-	):
-		builder.add_counts(*row)
+	# one pass over the read index: the flags summed per stage, and the finished stays per tenth of a day
 	durations: dict[str, list] = {}
-	for stage, days, count in frappe.db.sql(
-		f"""select summary.`sales_stage`, round(summary.`days`, 1) as days, count(*)
-		from {table} where {where} and summary.`finished` = 1
-		group by summary.`sales_stage`, days order by null""",
+	for stage, finished, days, entered, went_on, won, lost, still_here, stays in frappe.db.sql(
+		f"""select summary.`sales_stage`, summary.`finished`,
+			if(summary.`finished`, round(summary.`days`, 1), null) as days, sum(summary.`first_visit`),
+			sum(summary.`went_on`), sum(summary.`won`), sum(summary.`lost`), sum(summary.`still_here`),
+			count(*)
+		from `tab{funnel_rows.ENTRY}` summary force index (`op_stage_entry_read_index`)
+		where {where}
+		group by summary.`sales_stage`, summary.`finished`, days order by null""",
 		values,
 	):
-		durations.setdefault(stage, []).append((days, count))
+		builder.add_counts(stage, entered, went_on, won, lost, still_here)
+		if finished:
+			durations.setdefault(stage, []).append((days, stays))
 	for stage, pairs in durations.items():
 		builder.add_durations(stage, pairs)
 	for status, count in frappe.db.sql(
-		f"""select `tabOpportunity`.`status`, count(*) from `tabOpportunity`
+		f"""select `tabOpportunity`.`status`, count(*) from `tabOpportunity` force index (`op_creation_index`)
 		where {" and ".join(deal_conditions)} group by `tabOpportunity`.`status` order by null""",
 		values,
 	):
