@@ -290,3 +290,30 @@ class StageConversionCase(FrappeTestCase):
 		doc.reload()
 		doc.delete()
 		self.assertEqual(rows(), [])
+
+	def test_a_pipeline_whose_stages_change_gets_its_deals_rows_again(self):
+		from unittest.mock import patch
+
+		pipeline = frappe.get_doc("Sales Pipeline", self.pipeline)
+		with patch.object(frappe, "enqueue") as enqueue:
+			pipeline.stages[0].guidance = "Only the guidance changes"
+			pipeline.save()
+			enqueue.assert_not_called()
+			# F3 before F2: what "further along" means changes for every deal of the pipeline
+			rows = pipeline.stages
+			rows[1], rows[2] = rows[2], rows[1]
+			for index, row in enumerate(rows, start=1):
+				row.idx = index
+			pipeline.save()
+			enqueue.assert_called_once()
+			self.assertEqual(enqueue.call_args.kwargs["pipeline"], self.pipeline)
+		clear_stage_cache()
+		with factories.no_commit():
+			funnel.rebuild(self.pipeline)
+		stored = self.conversion(self.manager)
+		with patch.object(funnel, "is_current", return_value=False):
+			replayed = self.conversion(self.manager)
+		self.assertEqual(stored, replayed)
+		self.assertEqual([row["stage"] for row in stored["stages"]][:3], [self.f1, self.f3, self.f2])
+		# C went from F1 to F2, now the last open stage: still on; A's stay in F2 went on to Won only
+		self.assertEqual(self.figures(stored)[self.f2][:2], (3, 1))
