@@ -41,7 +41,7 @@ PERIOD_KINDS = {"Month": "month", "Quarter": "quarter", "Fiscal Year": "fiscal_y
 
 
 def tree() -> list:
-	return [node for node in planning.tree(SALES_PERSON)]
+	return planning.tree(SALES_PERSON)
 
 
 def members_of(nodes=None) -> dict[str, list[str]]:
@@ -49,8 +49,17 @@ def members_of(nodes=None) -> dict[str, list[str]]:
 	return target_rules.subtrees(nodes if nodes is not None else tree())
 
 
+def children_by_parent(nodes) -> dict[str, list[str]]:
+	"""Each manager's direct reports."""
+	found: dict[str, list[str]] = {}
+	for node in nodes:
+		if node.parent:
+			found.setdefault(node.parent, []).append(node.name)
+	return found
+
+
 def children_of(person: str, nodes=None) -> list[str]:
-	return [node.name for node in (nodes if nodes is not None else tree()) if node.parent == person]
+	return children_by_parent(nodes if nodes is not None else tree()).get(person, [])
 
 
 def own_person(user: str | None = None) -> str | None:

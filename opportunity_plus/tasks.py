@@ -115,28 +115,37 @@ def remind_forecast_calls() -> None:
 	period, _years = forecast_call.resolve(company, None)
 	persons = {node.name for node in forecast_call.tree()}
 	users = frappe.get_all("User", filters={"enabled": 1, "user_type": "System User"}, pluck="name")
-	for user, person in planning.sales_persons_of(users).items():
-		if person not in persons:
-			continue
-		called = frappe.db.exists(
+	person_of = {
+		user: person for user, person in planning.sales_persons_of(users).items() if person in persons
+	}
+	if not person_of:
+		return
+	# who called this week, and who was already reminded: two reads for everyone
+	called = set(
+		frappe.get_all(
 			forecast_call.SUBMISSION,
-			{
+			filters={
 				"submission_type": forecast_call.CALL,
-				"sales_person": person,
+				"sales_person": ("in", sorted(set(person_of.values()))),
 				"period": period.key,
 				"submitted_on": (">=", monday),
 			},
+			pluck="sales_person",
 		)
-		reminded = frappe.db.exists(
+	)
+	reminded = set(
+		frappe.get_all(
 			"Notification Log",
-			{
-				"for_user": user,
+			filters={
+				"for_user": ("in", sorted(person_of)),
 				"document_type": "Sales Person",
-				"document_name": person,
 				"creation": (">=", monday),
 			},
+			pluck="for_user",
 		)
-		if called or reminded:
+	)
+	for user, person in sorted(person_of.items()):
+		if person in called or user in reminded:
 			continue
 		frappe.get_doc(
 			{

@@ -23,6 +23,7 @@ from frappe.utils import flt, getdate, nowdate
 from opportunity_plus import forecast_call as glue
 from opportunity_plus.api.utils import chart_filters, check_exists, echo, parse_name
 from opportunity_plus.core import forecast_call as rules
+from opportunity_plus.core import targets as target_rules
 
 MAX_NOTE = 2000
 
@@ -107,7 +108,8 @@ def get_forecast_call(
 	if not person:
 		return _no_person(company, period)
 	nodes = glue.tree()
-	reports = glue.children_of(person, nodes)
+	children = glue.children_by_parent(nodes)
+	reports = children.get(person, [])
 	team, own = glue.computed(company, period, years, nodes)
 	mine = glue.own_person()
 	calls = glue.calls(company, period.key, [person, *reports])
@@ -117,18 +119,19 @@ def get_forecast_call(
 	this_week = rules.week_start(getdate(nowdate()))
 	last_week = this_week - timedelta(days=7)
 
-	lines = []
+	lines, report_lines = [], []
 	for report in reports:
 		call = (calls.get(report) or [None])[-1]
 		adjustment = (adjustments.get(report) or [None])[-1]
 		line = rules.ReportLine(
 			report, team.get(report, rules.Figures()), glue.as_call(call), glue.as_call(adjustment)
 		)
+		report_lines.append(line)
 		weeks = stored.get(report, {})
 		lines.append(
 			{
 				"sales_person": report,
-				"has_team": bool(glue.children_of(report, nodes)),
+				"has_team": bool(children.get(report)),
 				"computed": glue.figures_dict(line.computed),
 				"call": glue.call_dict(call),
 				"adjustment": glue.call_dict(adjustment),
@@ -138,7 +141,7 @@ def get_forecast_call(
 		)
 	own_figures = own.get(person, rules.Figures())
 	default = (
-		rules.rolled_up_call(own_figures, [_line(report, team, calls, adjustments) for report in reports])
+		rules.rolled_up_call(own_figures, report_lines)
 		if reports
 		else rules.suggested_call(team.get(person, rules.Figures()))
 	)
@@ -177,15 +180,6 @@ def get_forecast_call(
 		"trend": trend,
 		"reports": lines,
 	}
-
-
-def _line(report, team, calls, adjustments) -> rules.ReportLine:
-	return rules.ReportLine(
-		report,
-		team.get(report, rules.Figures()),
-		glue.as_call((calls.get(report) or [None])[-1]),
-		glue.as_call((adjustments.get(report) or [None])[-1]),
-	)
 
 
 def _call_figures(call: rules.Call | None) -> dict | None:
@@ -320,11 +314,10 @@ def get_accuracy(
 		people = [person for person in people if person in visible]
 	team, _own = glue.computed(company, period, years, nodes)
 	calls = glue.calls(company, period.key, people)
-	depth = {node.name: _depth(node.name, nodes) for node in nodes}
-	top = min((depth.get(person, 0) for person in people), default=0)
-	parents = {node.name: node.parent for node in nodes}
+	shown = set(people)
 	rows = []
-	for person in [node.name for node in nodes if node.name in set(people)]:
+	# in tree order, each under its nearest shown manager (as the targets' and categories' trees)
+	for person, parent, indent in target_rules.shown_tree(nodes, shown.__contains__):
 		won = team.get(person, rules.Figures()).closed
 		result = rules.accuracy(
 			person, [glue.as_call(row) for row in calls.get(person, [])], won, period.start, period.end
@@ -332,8 +325,8 @@ def get_accuracy(
 		rows.append(
 			{
 				"sales_person": person,
-				"parent": parents.get(person) if parents.get(person) in set(people) else None,
-				"indent": depth.get(person, 0) - top,
+				"parent": parent,
+				"indent": indent,
 				"won": glue._money(won),
 				"calls": len(calls.get(person, [])),
 				"weeks": [
@@ -357,16 +350,6 @@ def get_accuracy(
 		"ended": period.end < getdate(nowdate()),
 		"rows": rows,
 	}
-
-
-def _depth(name: str, nodes) -> int:
-	parents = {node.name: node.parent for node in nodes}
-	depth, seen = 0, set()
-	while parents.get(name) and name not in seen:
-		seen.add(name)
-		name = parents[name]
-		depth += 1
-	return depth
 
 
 @frappe.whitelist()

@@ -316,15 +316,6 @@ def ratio(part: int, whole: int) -> float | None:
 	return part / whole if whole else None
 
 
-def median(values: Iterable[float]) -> float | None:
-	"""The median of days each taken to a tenth, to a tenth (None without values)."""
-	counts: dict[float, int] = {}
-	for value in values:
-		key = round(float(value), 1)
-		counts[key] = counts.get(key, 0) + 1
-	return weighted_median(counts.items())
-
-
 def weighted_median(values_and_counts: Iterable[tuple[float, int]]) -> float | None:
 	"""The median of values given with how often each occurs, to a tenth (None without any)."""
 	ordered = sorted((float(value), int(count)) for value, count in values_and_counts if count > 0)
